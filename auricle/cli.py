@@ -10,7 +10,7 @@ from auricle.errors import AuricleError
 
 # module path -> it must define `register(subparsers)`; each registered parser sets `func=`.
 _SUBCOMMAND_MODULES = [
-    "auricle.data.synth.cli",
+    "auricle.data.cli",
 ]
 
 

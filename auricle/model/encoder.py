@@ -1,0 +1,136 @@
+"""The Whisper-style audio encoder of Qwen-Audio (v1) and Qwen2-Audio (v2).
+
+log-mel [B, n_mels, T] ─► conv1 (k3) ─► GELU ─► conv2 (k3, stride 2) ─► GELU ─► + positions
+        ─► n_layers × pre-LN (self-attention, MLP) ─► avg-pool 2 ─► LayerNorm ─► [B, C//2, d_model]
+
+The encoder runs on the real lengths of the batch (trimmed to its longest item, shorter items
+masked as keys), never on a padded 30 s input, and every item's output equals what the reference
+gives for that item alone:
+
+* v1 (``edge="truncate"``) feeds conv1 exactly ``2·C`` mel frames of an item and zeros after them,
+  as the official code does when it truncates the mel to twice the conv length.
+* v2 (``edge="pad_frames"``) runs 3000 frames in the reference; conv2 at the last real position
+  there reads the log-mel of the zero padding. We feed that item's frames up to index ``2·C`` (the
+  feature extractor computes the padding frames with the right values) and the outputs match.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from auricle.model.config import EncoderConfig
+
+
+def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> torch.Tensor:
+    """Whisper's fixed positional table [length, channels]: all sines, then all cosines."""
+    assert channels % 2 == 0
+    inc = math.log(max_timescale) / (channels // 2 - 1)
+    inv = torch.exp(-inc * torch.arange(channels // 2, dtype=torch.float32))
+    t = torch.arange(length, dtype=torch.float32)[:, None] * inv[None, :]
+    return torch.cat([torch.sin(t), torch.cos(t)], dim=1)
+
+
+def conv_lengths(mel_frames: torch.Tensor) -> torch.Tensor:
+    """Encoder positions after the stride-2 conv: ``(M - 1) // 2 + 1``."""
+    return torch.div(mel_frames - 1, 2, rounding_mode="floor") + 1
+
+
+def pooled_lengths(conv_len: torch.Tensor) -> torch.Tensor:
+    """Audio tokens after the stride-2 average pool: ``(C - 2) // 2 + 1``."""
+    return torch.div(conv_len - 2, 2, rounding_mode="floor") + 1
+
+
+class EncoderAttention(nn.Module):
+    """Multi-head self-attention; the key projection has no bias (as in Whisper)."""
+
+    def __init__(self, d: int, n_heads: int) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.q = nn.Linear(d, d)
+        self.k = nn.Linear(d, d, bias=False)
+        self.v = nn.Linear(d, d)
+        self.o = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        b, t, d = x.shape
+        h = self.n_heads
+        q = self.q(x).view(b, t, h, d // h).transpose(1, 2)
+        k = self.k(x).view(b, t, h, d // h).transpose(1, 2)
+        v = self.v(x).view(b, t, h, d // h).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)  # [B, H, T, hd]
+        return self.o(out.transpose(1, 2).reshape(b, t, d))
+
+
+class EncoderBlock(nn.Module):
+    """Pre-LN residual block: ``x + attn(ln(x))`` then ``x + mlp(ln(x))`` with exact GELU."""
+
+    def __init__(self, cfg: EncoderConfig) -> None:
+        super().__init__()
+        self.attn_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+        self.attn = EncoderAttention(cfg.d_model, cfg.n_heads)
+        self.mlp_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+        self.fc1 = nn.Linear(cfg.d_model, cfg.ffn_dim)
+        self.fc2 = nn.Linear(cfg.ffn_dim, cfg.d_model)
+
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.attn(self.attn_norm(x), key_mask)
+        return x + self.fc2(F.gelu(self.fc1(self.mlp_norm(x))))
+
+
+class AudioEncoder(nn.Module):
+    """Log-mel frames to pooled, normalised encoder states (the projector lives in the AudioLM)."""
+
+    def __init__(self, cfg: EncoderConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.conv1 = nn.Conv1d(cfg.n_mels, cfg.d_model, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv1d(cfg.d_model, cfg.d_model, kernel_size=3, stride=2, padding=1)
+        table = sinusoids(cfg.n_ctx, cfg.d_model)
+        if cfg.positions == "learned":
+            self.positions = nn.Parameter(table, requires_grad=False)  # overwritten by the checkpoint
+        else:
+            self.register_buffer("positions", table, persistent=False)
+        self.blocks = nn.ModuleList(EncoderBlock(cfg) for _ in range(cfg.n_layers))
+        self.final_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+
+    def hidden_states(self, mel: torch.Tensor, mel_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run conv front end and blocks: ([B, C_max, d] before pooling, conv lengths [B]).
+
+        ``mel`` is [B, n_mels, T] with at least ``2·C_max + 1`` frames where the batch allows
+        (fewer only at the 30 s limit); ``mel_frames`` the per-item frame count of the length rule.
+        """
+        conv_len = conv_lengths(mel_frames.to(torch.long)).clamp(max=self.cfg.n_ctx)
+        c_max = int(conv_len.max())
+        frame_idx = torch.arange(2 * c_max + 1, device=mel.device)
+        need = 2 * c_max if self.cfg.edge == "truncate" else 2 * c_max + 1
+        need = min(need, 2 * self.cfg.n_ctx)
+        x = mel[..., :need]
+        if x.shape[-1] < need:  # only at the 30 s edge, where the reference pads conv input with zeros
+            x = F.pad(x, (0, need - x.shape[-1]))
+        x = x.to(self.conv1.weight.dtype)
+        if self.cfg.edge == "truncate" and (conv_len != c_max).any():
+            # each item sees zeros after its own 2·C frames, exactly as if it were alone
+            keep = frame_idx[None, :need] < (2 * conv_len)[:, None]
+            x = x * keep[:, None, :].to(x.dtype)
+        x = F.gelu(self.conv1(x))
+        x = F.gelu(self.conv2(x))[..., :c_max].transpose(1, 2)  # [B, C_max, d]
+        x = x + self.positions[:c_max].to(x.dtype)
+        key_mask = None
+        if (conv_len != c_max).any():
+            valid = torch.arange(c_max, device=x.device)[None, :] < conv_len[:, None]
+            key_mask = valid[:, None, None, :]  # [B, 1, 1, C] bool, True = attend
+        for block in self.blocks:
+            x = block(x, key_mask)
+        return x, conv_len
+
+    def forward(self, mel: torch.Tensor, mel_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode a batch: (pooled and normalised states [B, N_max, d_model], tokens per item [B])."""
+        x, conv_len = self.hidden_states(mel, mel_frames)
+        x = F.avg_pool1d(x.transpose(1, 2), kernel_size=2, stride=2).transpose(1, 2)
+        x = self.final_norm(x)
+        n_tokens = pooled_lengths(conv_len).clamp(min=0)
+        return x[:, : int(n_tokens.max())], n_tokens
