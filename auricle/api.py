@@ -1,0 +1,286 @@
+"""The public Python API: ``auricle.load()`` and the :class:`AudioModel` task methods.
+
+>>> import auricle
+>>> model = auricle.load("path/to/checkpoint")
+>>> model.transcribe("speech.flac", word_timestamps=True).words[0]
+Word(word='mister', start=0.0, end=0.38, repaired=False)
+>>> model.classify(["a.wav", "b.wav"], kind="scene")          # a list in, a list out (batched)
+
+Every task method takes one audio (a path, the bytes of a file, a file object, or a 16 kHz mono
+array) or a list of them, and returns one typed result (``auricle.tasks.results``) or a list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from auricle.audio import load_audio
+from auricle.errors import CheckpointError, ConfigError
+from auricle.model.audiolm import AudioLM
+from auricle.tasks.caption import caption as _caption
+from auricle.tasks.classify import KINDS
+from auricle.tasks.classify import classify as _classify
+from auricle.tasks.engine import Engine, ModelEngine
+from auricle.tasks.language import detect_languages
+from auricle.tasks.longform import DEFAULT_MAX_SECONDS
+from auricle.tasks.music import analyze_music as _analyze_music
+from auricle.tasks.prompts import resolve_format
+from auricle.tasks.qa import ask as _ask
+from auricle.tasks.results import (
+    Answer,
+    Caption,
+    Classification,
+    LanguageDetection,
+    NoteAnalysis,
+    Transcription,
+)
+from auricle.tasks.transcribe import transcribe as _transcribe
+from auricle.tasks.translate import translate as _translate
+from auricle.tokenizer import load_tokenizer
+from auricle.tokenizer.base import Tokenizer
+
+#: Models that ship with auricle, by name -> folder inside the installed package. None yet: the
+#: small model is still being trained; until it ships, pass the path of a checkpoint folder.
+SHIPPED_MODELS: dict[str, Path] = {}
+#: The model used when none is named (the shipped small model, once it exists).
+DEFAULT_MODEL: str | None = None
+
+AudioInput = str | os.PathLike | bytes | bytearray | np.ndarray | torch.Tensor
+AudioArg = AudioInput | Sequence[AudioInput]
+
+
+def available_models() -> list[str]:
+    """Names accepted by :func:`load` besides checkpoint paths."""
+    return sorted(name for name, folder in SHIPPED_MODELS.items() if folder.is_dir())
+
+
+def load(
+    name_or_path: str | os.PathLike,
+    *,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype = "auto",
+    batch_size: int = 8,
+    task_format: str = "auto",
+    max_new_tokens: int | None = None,
+) -> AudioModel:
+    """Load a model by shipped name or checkpoint folder (official Qwen-Audio, HF Qwen2-Audio, auricle).
+
+    Args:
+        name_or_path: a name from :func:`available_models` or a checkpoint folder.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``…; default CUDA when available, else CPU.
+        dtype: ``"auto"`` (the checkpoint's dtype on GPU, float32 on CPU), ``"float32"``,
+            ``"bfloat16"`` or ``"float16"``.
+        batch_size: how many prompts run together.
+        max_new_tokens: how many tokens each task may generate (default: each task's own limit).
+        task_format: how task prompts are written: ``"auto"`` (tags for Qwen-Audio, plain instructions
+            for Qwen2-Audio), ``"tags"``, ``"instruct"`` or ``"chat"`` (ChatML; use it with
+            Qwen2-Audio-7B-Instruct and other chat models).
+    """
+    from auricle.checkpoint import load_checkpoint
+
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        shipped = SHIPPED_MODELS.get(str(name_or_path))
+        if shipped is None or not shipped.is_dir():
+            raise CheckpointError(
+                f"model {str(name_or_path)!r} not found: it is not a folder and not a shipped model "
+                f"(available models: {available_models()}); pass the path of a checkpoint folder"
+            )
+        folder = shipped
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    loaded = load_checkpoint(folder, dtype=dtype, device=device)
+    tokenizer = load_tokenizer(folder)
+    return AudioModel.from_model(
+        loaded.model,
+        tokenizer,
+        batch_size=batch_size,
+        task_format=task_format,
+        max_new_tokens=max_new_tokens,
+        name=str(name_or_path),
+    )
+
+
+class AudioModel:
+    """A loaded model and its tokenizer, with one method per task.
+
+    Every task method accepts one audio or a list (batched, ``batch_size`` prompts at a time) and
+    returns one result or a list. Audio longer than 30 s is handled: transcription and translation
+    cut it at pauses and merge the windows; the other tasks read up to ``max_audio_seconds``
+    (default 5 min) as consecutive 30 s spans.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        task_format: str = "auto",
+        max_audio_seconds: float = DEFAULT_MAX_SECONDS,
+        max_new_tokens: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        resolve_format(task_format, engine.style)  # fail early on a bad format
+        self.engine = engine
+        self.task_format = task_format
+        self.max_audio_seconds = max_audio_seconds
+        self.max_new_tokens = max_new_tokens
+        self.name = name
+
+    @classmethod
+    def from_model(
+        cls, model: AudioLM, tokenizer: Tokenizer, *, batch_size: int = 8, **kwargs: Any
+    ) -> AudioModel:
+        """Wrap an :class:`AudioLM` already in memory (e.g. freshly trained)."""
+        return cls(ModelEngine(model, tokenizer, batch_size=batch_size), **kwargs)
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The model's tokenizer."""
+        return self.engine.tokenizer
+
+    @property
+    def prompt_style(self) -> str:
+        """``"qwen-audio"`` (v1 tags) or ``"qwen2-audio"``."""
+        return self.engine.style
+
+    def __repr__(self) -> str:
+        return f"AudioModel({self.name or type(self.engine).__name__!r}, style={self.prompt_style!r})"
+
+    # ------------------------------------------------------------------------------------ helpers
+    @staticmethod
+    def load_audio(audio: AudioInput) -> np.ndarray:
+        """Decode one audio input to 16 kHz mono float32 (raises AudioError)."""
+        return load_audio(audio)
+
+    def _inputs(self, audio: AudioArg) -> tuple[list[np.ndarray], bool]:
+        single = not isinstance(audio, (list, tuple))
+        items = [audio] if single else list(audio)
+        if not items:
+            raise ConfigError("got an empty list of audios")
+        return [load_audio(a) for a in items], single
+
+    @contextlib.contextmanager
+    def _batching(self, batch_size: int | None) -> Iterator[None]:
+        if batch_size is None or not hasattr(self.engine, "batch_size"):
+            yield
+            return
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        old = self.engine.batch_size
+        self.engine.batch_size = batch_size
+        try:
+            yield
+        finally:
+            self.engine.batch_size = old
+
+    def _run(self, audio: AudioArg, batch_size: int | None, fn, *, generates: bool = True, **kwargs: Any):
+        if generates:
+            kwargs["max_new_tokens"] = self.max_new_tokens
+        audios, single = self._inputs(audio)
+        with self._batching(batch_size):
+            results = fn(self.engine, audios, task_format=self.task_format, **kwargs)
+        return results[0] if single else results
+
+    # ------------------------------------------------------------------------------------ tasks
+    def transcribe(
+        self,
+        audio: AudioArg,
+        *,
+        language: str | None = None,
+        word_timestamps: bool = False,
+        itn: bool = False,
+        batch_size: int | None = None,
+    ) -> Transcription | list[Transcription]:
+        """Speech to text in the spoken language, any length.
+
+        ``language`` (``en zh de es ko fr ja it``) is detected when not given. ``word_timestamps``
+        gives every word a start and end (Qwen-Audio SRWT; times the model got wrong are repaired
+        and flagged ``Word.repaired``). ``itn`` asks for inverse text normalisation ("twenty" → "20").
+        """
+        return self._run(
+            audio, batch_size, _transcribe, language=language, word_timestamps=word_timestamps, itn=itn
+        )
+
+    def translate(
+        self,
+        audio: AudioArg,
+        *,
+        to: str = "en",
+        language: str | None = None,
+        batch_size: int | None = None,
+    ) -> Transcription | list[Transcription]:
+        """Speech translated into ``to``, any length; ``language`` (spoken) is detected when not given."""
+        return self._run(audio, batch_size, _translate, to=to, language=language)
+
+    def caption(
+        self, audio: AudioArg, *, language: str = "en", style: str = "clotho", batch_size: int | None = None
+    ) -> Caption | list[Caption]:
+        """A one-sentence description of the sound (``style``: ``clotho``, ``audiocaps`` or ``plain``)."""
+        return self._run(
+            audio, batch_size, _caption, language=language, style=style, max_seconds=self.max_audio_seconds
+        )
+
+    def ask(
+        self, audio: AudioArg, question: str | Sequence[str], *, batch_size: int | None = None
+    ) -> Answer | list[Answer]:
+        """Answer a question about the audio; with a list of audios, one question for all or one each.
+
+        The question is plain text: special-token strings or ``<audio>`` tags inside it are never
+        interpreted.
+        """
+        audios, single = self._inputs(audio)
+        questions = [question] * len(audios) if isinstance(question, str) else list(question)
+        with self._batching(batch_size):
+            results = _ask(
+                self.engine,
+                audios,
+                questions,
+                task_format=self.task_format,
+                max_seconds=self.max_audio_seconds,
+                max_new_tokens=self.max_new_tokens,
+            )
+        return results[0] if single else results
+
+    def classify(
+        self,
+        audio: AudioArg,
+        kind: str = "scene",
+        *,
+        candidates: Sequence[str] | None = None,
+        batch_size: int | None = None,
+    ) -> Classification | list[Classification]:
+        """Classify the audio: ``kind`` is ``scene``, ``event``, ``emotion`` or ``vocal_sound``.
+
+        Without ``candidates`` the model names the label and ``score`` is the probability of that
+        answer; with ``candidates`` it picks among them and ``labels`` ranks all of them (softmax of
+        the candidates' sequence log-probabilities).
+        """
+        if kind not in KINDS:
+            raise ConfigError(f"unknown classification kind {kind!r}; valid kinds: {list(KINDS)}")
+        return self._run(
+            audio, batch_size, _classify, kind=kind, candidates=candidates, max_seconds=self.max_audio_seconds
+        )
+
+    def analyze_music(
+        self, audio: AudioArg, *, batch_size: int | None = None
+    ) -> NoteAnalysis | list[NoteAnalysis]:
+        """Pitch, velocity, instrument and sonic qualities of a music note."""
+        return self._run(audio, batch_size, _analyze_music, max_seconds=self.max_audio_seconds)
+
+    def detect_language(
+        self, audio: AudioArg, *, batch_size: int | None = None
+    ) -> LanguageDetection | list[LanguageDetection]:
+        """The spoken language, with a probability per language (first 30 s of the audio)."""
+        return self._run(audio, batch_size, detect_languages, generates=False)
+
+    def chat(self, system: str | None = None, **kwargs: Any):
+        """A :class:`auricle.chat.ChatSession` with this model; keyword arguments go to it."""
+        from auricle.chat import ChatSession
+
+        return ChatSession(self, system, **kwargs)

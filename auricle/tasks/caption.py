@@ -1,0 +1,46 @@
+"""Audio captioning: one sentence describing a sound, in the style of a captioning dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from auricle.tasks.analysis import build_requests, run_task
+from auricle.tasks.engine import Engine
+from auricle.tasks.longform import DEFAULT_MAX_SECONDS
+from auricle.tasks.prompts import check_language
+from auricle.tasks.results import Caption
+from auricle.tasks.srwt import plain_text
+
+#: New tokens for a caption (the official evaluation allows 30; some captions need a few more).
+MAX_CAPTION_TOKENS = 64
+
+
+def caption(
+    engine: Engine,
+    audios: Sequence[np.ndarray],
+    *,
+    language: str = "en",
+    style: str = "clotho",
+    task_format: str = "auto",
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    max_new_tokens: int | None = None,
+) -> list[Caption]:
+    """Caption every audio; ``style`` is ``clotho``, ``audiocaps`` or ``plain`` (Qwen-Audio tags)."""
+    check_language(language, "language")
+    requests = build_requests(
+        engine,
+        audios,
+        "caption",
+        task_format=task_format,
+        max_seconds=max_seconds,
+        output_language=language,
+        caption_style=style,
+    )
+    return [
+        Caption(plain_text(a.pieces))
+        for a in run_task(
+            engine, requests, max_new_tokens=max_new_tokens or MAX_CAPTION_TOKENS, task_format=task_format
+        )
+    ]
