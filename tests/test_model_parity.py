@@ -260,3 +260,17 @@ def test_half_precision_runs_and_agrees_roughly(dtype):
     assert got.dtype == dtype
     assert torch.isfinite(got).all()
     assert rel_err(got.float(), ref) < 0.05
+
+
+def test_encoder_resumes_from_cached_intermediate_states():
+    """Training caches states after the frozen blocks; continuing from them gives the same output."""
+    torch.manual_seed(6)
+    model = AudioLM(preset("tiny-qwen-audio")).eval()
+    mel = torch.randn(2, 80, 160)
+    frames = torch.tensor([150, 97])
+    with torch.no_grad():
+        full = model.encode_audio(mel, frames)
+        states, conv_len = model.encoder.hidden_states(mel, frames, stop_layer=1)
+        resumed = model.encode_audio_from(states, conv_len, start_layer=1)
+    for a, b in zip(full, resumed):
+        assert torch.equal(a, b)

@@ -49,7 +49,16 @@ class AudioLM(nn.Module):
     # ---------------------------------------------------------------------------------- audio
     def encode_audio(self, mel: torch.Tensor, mel_frames: torch.Tensor) -> list[torch.Tensor]:
         """Per-audio embeddings for the LLM: [N_i (+2 for learned bos/eos), hidden] each."""
-        states, n_tokens = self.encoder(mel, mel_frames)
+        return self.project_audio(*self.encoder(mel, mel_frames))
+
+    def encode_audio_from(
+        self, states: torch.Tensor, conv_len: torch.Tensor, start_layer: int
+    ) -> list[torch.Tensor]:
+        """:meth:`encode_audio` continuing from cached encoder states after block ``start_layer - 1``."""
+        return self.project_audio(*self.encoder.forward_from(states, conv_len, start_layer))
+
+    def project_audio(self, states: torch.Tensor, n_tokens: torch.Tensor) -> list[torch.Tensor]:
+        """Project pooled encoder states into the LLM and add learned bos/eos rows where used."""
         proj = self.projector(states)
         out = []
         for i, n in enumerate(n_tokens.tolist()):

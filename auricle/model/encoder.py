@@ -97,11 +97,15 @@ class AudioEncoder(nn.Module):
         self.blocks = nn.ModuleList(EncoderBlock(cfg) for _ in range(cfg.n_layers))
         self.final_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
 
-    def hidden_states(self, mel: torch.Tensor, mel_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run conv front end and blocks: ([B, C_max, d] before pooling, conv lengths [B]).
+    def hidden_states(
+        self, mel: torch.Tensor, mel_frames: torch.Tensor, stop_layer: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the conv front end and blocks: ([B, C_max, d] before pooling, conv lengths [B]).
 
         ``mel`` is [B, n_mels, T] with at least ``2·C_max + 1`` frames where the batch allows
         (fewer only at the 30 s limit); ``mel_frames`` the per-item frame count of the length rule.
+        ``stop_layer`` runs only blocks ``[0, stop_layer)`` — the states a training cache stores
+        while those blocks are frozen; :meth:`forward_from` continues from them.
         """
         conv_len = conv_lengths(mel_frames.to(torch.long)).clamp(max=self.cfg.n_ctx)
         c_max = int(conv_len.max())
@@ -119,18 +123,35 @@ class AudioEncoder(nn.Module):
         x = F.gelu(self.conv1(x))
         x = F.gelu(self.conv2(x))[..., :c_max].transpose(1, 2)  # [B, C_max, d]
         x = x + self.positions[:c_max].to(x.dtype)
+        return self.run_blocks(x, conv_len, 0, stop_layer), conv_len
+
+    def run_blocks(
+        self, x: torch.Tensor, conv_len: torch.Tensor, start: int = 0, stop: int | None = None
+    ) -> torch.Tensor:
+        """Blocks ``[start, stop)`` over states [B, C_max, d], masking keys past each item's length."""
+        c_max = x.shape[1]
         key_mask = None
         if (conv_len != c_max).any():
             valid = torch.arange(c_max, device=x.device)[None, :] < conv_len[:, None]
             key_mask = valid[:, None, None, :]  # [B, 1, 1, C] bool, True = attend
-        for block in self.blocks:
+        for block in self.blocks[start:stop]:
             x = block(x, key_mask)
-        return x, conv_len
+        return x
 
-    def forward(self, mel: torch.Tensor, mel_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encode a batch: (pooled and normalised states [B, N_max, d_model], tokens per item [B])."""
-        x, conv_len = self.hidden_states(mel, mel_frames)
+    def pool(self, x: torch.Tensor, conv_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Average-pool pairs of positions and normalise: ([B, N_max, d], tokens per item [B])."""
         x = F.avg_pool1d(x.transpose(1, 2), kernel_size=2, stride=2).transpose(1, 2)
         x = self.final_norm(x)
         n_tokens = pooled_lengths(conv_len).clamp(min=0)
         return x[:, : int(n_tokens.max())], n_tokens
+
+    def forward(self, mel: torch.Tensor, mel_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode a batch: (pooled and normalised states [B, N_max, d_model], tokens per item [B])."""
+        x, conv_len = self.hidden_states(mel, mel_frames)
+        return self.pool(x, conv_len)
+
+    def forward_from(
+        self, states: torch.Tensor, conv_len: torch.Tensor, start_layer: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Like :meth:`forward`, continuing from states after block ``start_layer - 1`` (a cache)."""
+        return self.pool(self.run_blocks(states, conv_len, start_layer), conv_len)
