@@ -86,6 +86,8 @@ QWEN_AUDIO = [
 #: v1 keys that are derived buffers, not weights: ignored on load, not written on export.
 QWEN_AUDIO_IGNORED = (_V1_ENC + "positional_embedding",)
 _V1_CATTN = re.compile(r"transformer\.h\.(\d+)\.attn\.c_attn\.(weight|bias)$")
+#: v1's fused q/k/v projection: groups (layer index, "weight" | "bias").
+V1_CATTN = _V1_CATTN
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -155,3 +157,106 @@ def auricle_to_qwen_audio(state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
             parts = [state[f"text.layers.{i}.attn.{x}.{p}"] for x in "qkv"]
             out[f"transformer.h.{i}.attn.c_attn.{p}"] = torch.cat(parts, dim=0)
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Whisper. Every Whisper layout is first renamed to transformers' WhisperForConditionalGeneration
+# names (the most complete one: encoder, decoder, output projection), then the encoder is mapped to
+# auricle's AudioEncoder names with WHISPER_HF_ENCODER.
+
+_WHISPER_BLOCK_OPENAI = [
+    ("blocks.{i}.attn.query.{p}", "layers.{i}.self_attn.q_proj.{p}"),
+    ("blocks.{i}.attn.key.weight", "layers.{i}.self_attn.k_proj.weight"),
+    ("blocks.{i}.attn.value.{p}", "layers.{i}.self_attn.v_proj.{p}"),
+    ("blocks.{i}.attn.out.{p}", "layers.{i}.self_attn.out_proj.{p}"),
+    ("blocks.{i}.attn_ln.{p}", "layers.{i}.self_attn_layer_norm.{p}"),
+    ("blocks.{i}.cross_attn.query.{p}", "layers.{i}.encoder_attn.q_proj.{p}"),
+    ("blocks.{i}.cross_attn.key.weight", "layers.{i}.encoder_attn.k_proj.weight"),
+    ("blocks.{i}.cross_attn.value.{p}", "layers.{i}.encoder_attn.v_proj.{p}"),
+    ("blocks.{i}.cross_attn.out.{p}", "layers.{i}.encoder_attn.out_proj.{p}"),
+    ("blocks.{i}.cross_attn_ln.{p}", "layers.{i}.encoder_attn_layer_norm.{p}"),
+    ("blocks.{i}.mlp.0.{p}", "layers.{i}.fc1.{p}"),
+    ("blocks.{i}.mlp.2.{p}", "layers.{i}.fc2.{p}"),
+    ("blocks.{i}.mlp_ln.{p}", "layers.{i}.final_layer_norm.{p}"),
+]
+
+#: openai-whisper ``.pt`` (``model_state_dict``) → transformers Whisper names.
+WHISPER_OPENAI = [
+    ("encoder.conv1.{p}", "model.encoder.conv1.{p}"),
+    ("encoder.conv2.{p}", "model.encoder.conv2.{p}"),
+    ("encoder.positional_embedding", "model.encoder.embed_positions.weight"),
+    ("encoder.ln_post.{p}", "model.encoder.layer_norm.{p}"),
+    ("decoder.token_embedding.weight", "model.decoder.embed_tokens.weight"),
+    ("decoder.positional_embedding", "model.decoder.embed_positions.weight"),
+    ("decoder.ln.{p}", "model.decoder.layer_norm.{p}"),
+    *[
+        ("encoder." + a, "model.encoder." + b)
+        for a, b in _WHISPER_BLOCK_OPENAI[:5] + _WHISPER_BLOCK_OPENAI[10:]
+    ],
+    *[("decoder." + a, "model.decoder." + b) for a, b in _WHISPER_BLOCK_OPENAI],
+]
+
+
+def _ct2_norm(ct2: str, hf: str) -> list[tuple[str, str]]:
+    return [(ct2 + "/gamma", hf + ".weight"), (ct2 + "/beta", hf + ".bias")]
+
+
+def _ct2_linear(ct2: str, hf: str) -> list[tuple[str, str]]:
+    return [(ct2 + "/weight", hf + ".weight"), (ct2 + "/bias", hf + ".bias")]
+
+
+def _ct2_layer(side: str) -> list[tuple[str, str]]:
+    ct2, hf = f"{side}/layer_{{i}}", f"model.{side}.layers.{{i}}"
+    rules = [
+        *_ct2_norm(ct2 + "/self_attention/layer_norm", hf + ".self_attn_layer_norm"),
+        *_ct2_linear(ct2 + "/self_attention/linear_1", hf + ".self_attn.out_proj"),
+        *_ct2_norm(ct2 + "/ffn/layer_norm", hf + ".final_layer_norm"),
+        *_ct2_linear(ct2 + "/ffn/linear_0", hf + ".fc1"),
+        *_ct2_linear(ct2 + "/ffn/linear_1", hf + ".fc2"),
+    ]
+    if side == "decoder":
+        rules += [
+            *_ct2_norm(ct2 + "/attention/layer_norm", hf + ".encoder_attn_layer_norm"),
+            *_ct2_linear(ct2 + "/attention/linear_0", hf + ".encoder_attn.q_proj"),
+            *_ct2_linear(ct2 + "/attention/linear_2", hf + ".encoder_attn.out_proj"),
+        ]
+    return rules
+
+
+#: CTranslate2 / faster-whisper ``model.bin`` → transformers Whisper names, for the unfused tensors.
+#: Fused projections are listed in WHISPER_CT2_FUSED.
+WHISPER_CT2 = [
+    *_ct2_linear("encoder/conv1", "model.encoder.conv1"),
+    *_ct2_linear("encoder/conv2", "model.encoder.conv2"),
+    ("encoder/position_encodings/encodings", "model.encoder.embed_positions.weight"),
+    *_ct2_norm("encoder/layer_norm", "model.encoder.layer_norm"),
+    ("decoder/embeddings/weight", "model.decoder.embed_tokens.weight"),
+    ("decoder/position_encodings/encodings", "model.decoder.embed_positions.weight"),
+    *_ct2_norm("decoder/layer_norm", "model.decoder.layer_norm"),
+    *_ct2_layer("encoder"),
+    *_ct2_layer("decoder"),
+]
+
+#: CTranslate2 fused projections: (pattern, HF prefixes of the equal row blocks, in order). The k
+#: projection of Whisper has no bias: its block of a fused bias holds zeros and is dropped.
+WHISPER_CT2_FUSED = [
+    (
+        "encoder/layer_{i}/self_attention/linear_0",
+        ["model.encoder.layers.{i}.self_attn." + x for x in ("q_proj", "k_proj", "v_proj")],
+    ),
+    (
+        "decoder/layer_{i}/self_attention/linear_0",
+        ["model.decoder.layers.{i}.self_attn." + x for x in ("q_proj", "k_proj", "v_proj")],
+    ),
+    (
+        "decoder/layer_{i}/attention/linear_1",
+        ["model.decoder.layers.{i}.encoder_attn." + x for x in ("k_proj", "v_proj")],
+    ),
+]
+
+#: transformers Whisper encoder → auricle AudioEncoder names (no ``encoder.`` prefix).
+WHISPER_HF_ENCODER = [
+    (a.replace("audio_tower.", "model.encoder.", 1), b.removeprefix("encoder."))
+    for a, b in _ENCODER_V2
+    if a.startswith("audio_tower.")
+]
