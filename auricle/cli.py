@@ -13,6 +13,7 @@ _SUBCOMMAND_MODULES = [
     "auricle.checkpoint.cli",
     "auricle.data.cli",
     "auricle.tasks.cli",
+    "auricle.train.cli",
 ]
 
 

@@ -1,0 +1,56 @@
+"""``auricle train RECIPE [key=value ...] [--resume [CHECKPOINT]]``: run a training recipe."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import yaml
+
+from auricle.train.config import available_recipes, load_recipe
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand."""
+    p = subparsers.add_parser(
+        "train",
+        help="train or fine-tune a model from a YAML recipe",
+        description=(
+            "Train from a YAML recipe. Shipped recipes: "
+            + ", ".join(available_recipes())
+            + ". Several GPUs: torchrun --nproc-per-node N -m auricle.train RECIPE [overrides]. "
+            "See docs/training.md."
+        ),
+    )
+    p.add_argument("recipe", help="a recipe YAML file, or the name of a shipped recipe (e.g. tiny-test)")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="set recipe fields by dotted path, values in YAML syntax: optim.lr=3e-4 data.train=[a.jsonl]",
+    )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue from the newest complete checkpoint of the run (or from the given checkpoint folder)",
+    )
+    p.add_argument("--print-recipe", action="store_true", help="print the resolved recipe as YAML and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``auricle train``."""
+    recipe = load_recipe(args.recipe, args.overrides)
+    if args.print_recipe:
+        yaml.safe_dump(recipe.to_dict(), sys.stdout, sort_keys=False)
+        return 0
+    from auricle.train.loop import train  # heavy imports only when training
+
+    result = train(recipe, resume=args.resume)
+    if result.model_dir is not None and int(os.environ.get("RANK", "0")) == 0:
+        print(f"auricle train: step {result.step}; model written to {result.model_dir}")
+    return 0

@@ -1,0 +1,324 @@
+"""The training loop: one recipe in, a trained model folder out.
+
+    python -m auricle.train tiny-test log.out_dir=runs/tiny                 # one process (CPU or GPU)
+    torchrun --nproc-per-node 8 -m auricle.train sft-lora-7b                # FSDP2 over 8 GPUs
+    python -m auricle.train RECIPE.yaml --resume                            # continue the newest checkpoint
+
+Each optimizer step takes ``train.grad_accum`` micro-batches; its loss is the sum of the target-token
+losses of all of them, on all ranks, divided by their total number of target tokens. Every rank
+back-propagates its share of that sum, so the gradients (and hence the run) are those of one process
+holding the whole global batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from auricle.data.collate import Batch, Collator
+from auricle.data.examples import ctc_classes
+from auricle.errors import CheckpointError, ConfigError
+from auricle.train import setup
+from auricle.train.config import Recipe, dump_recipe
+from auricle.train.distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, shard_model
+from auricle.train.evaluate import decode_metrics, validation_loss
+from auricle.train.export import export_model
+from auricle.train.freeze import apply_freezing
+from auricle.train.logs import RunLogger
+from auricle.train.lora import add_lora
+from auricle.train.losses import CTCHead, ctc_loss_sum, lm_loss_sums
+from auricle.train.state import find_latest, load_training_state, save_training_state
+
+
+@dataclass
+class TrainResult:
+    """What a run did: the per-step training losses it computed and where it wrote."""
+
+    start_step: int
+    step: int
+    losses: list[float] = field(default_factory=list)  # one per step run by this call
+    out_dir: Path = Path(".")
+    model_dir: Path | None = None  # the exported model folder (None if this run stopped early)
+
+
+class WarmupCosine:
+    """LR multiplier: linear warmup over ``warmup`` steps, then cosine decay to ``min_ratio``."""
+
+    def __init__(self, warmup: int, total: int, min_ratio: float) -> None:
+        self.warmup, self.total, self.min_ratio = warmup, total, min_ratio
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        span = max(1, self.total - self.warmup)
+        progress = min(1.0, (step - self.warmup) / span)
+        return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _precision(recipe: Recipe, device: torch.device) -> torch.dtype | None:
+    p = recipe.train.precision
+    if p == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return torch.bfloat16 if p == "bf16" else None
+
+
+class Trainer:
+    """Holds the pieces of one run; :meth:`run` executes it. Use :func:`train` for the one-call form."""
+
+    def __init__(self, recipe: Recipe, info: DistInfo) -> None:
+        self.recipe, self.info = recipe, info
+        r = recipe
+        if r.train.grad_accum < 1 or r.train.max_steps < 1:
+            raise ConfigError("train.grad_accum and train.max_steps must be at least 1")
+        _seed_all(r.train.seed)  # identical initialisation on every rank
+        self.tokenizer = setup.build_tokenizer(r, info)
+        model = setup.build_model(r, self.tokenizer)
+        if r.lora.enabled:
+            add_lora(model, r.lora.r, r.lora.alpha, r.lora.dropout, r.lora.target_modules)
+        self.trainable = apply_freezing(model, r.train.trainable, r.train.frozen, lora=r.lora.enabled)
+        self.cfg = model.cfg
+        self.ctc_head = None
+        if r.ctc.weight > 0:
+            self.ctc_head = CTCHead(self.cfg.encoder.d_model, ctc_classes(r.ctc.vocab, self.tokenizer))
+            model.add_module("ctc_head", self.ctc_head)  # saved, sharded and optimised with the model
+            self._encoder_out: tuple[torch.Tensor, torch.Tensor] | None = None
+            model.encoder.register_forward_hook(self._capture_encoder)
+        if r.train.activation_checkpointing:
+            setup.enable_activation_checkpointing(model)
+        if r.train.compile:
+            setup.compile_blocks(model)
+        self.dtype = _precision(r, info.device)
+        model.to(info.device)
+        if info.distributed:
+            shard_model(model, param_dtype=self.dtype, reshard_after_forward=r.dist.reshard_after_forward)
+        self.model = model
+        o = r.optim
+        groups = [g for g in setup.param_groups(model, o.weight_decay) if g["params"]]
+        self.optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps)
+        self.schedule = WarmupCosine(o.warmup_steps, o.schedule_steps or r.train.max_steps, o.min_lr_ratio)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
+        torch.manual_seed(r.train.seed + info.rank)  # dropout differs per rank, as it should
+        self.train_set = setup.build_dataset(r, self.tokenizer, self.cfg, r.data.train, train=True)
+        self.sampler = setup.build_sampler(r, self.train_set, info, train=True)
+        self.valid_set = (
+            setup.build_dataset(r, self.tokenizer, self.cfg, r.data.valid, train=False)
+            if r.data.valid
+            else None
+        )
+        self.out_dir = Path(r.log.out_dir)
+        self.ckpt_dir = self.out_dir / "checkpoints"
+        self.step = 0
+
+    # ------------------------------------------------------------------------------ pieces
+    def _capture_encoder(self, _module: Any, _inputs: Any, output: tuple[torch.Tensor, torch.Tensor]) -> None:
+        self._encoder_out = output
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast where configured (and not already done by FSDP's mixed precision)."""
+        if self.dtype is None or self.info.distributed:
+            return contextlib.nullcontext()
+        return torch.autocast(self.info.device.type, dtype=self.dtype)
+
+    def decode_autocast(self) -> contextlib.AbstractContextManager:
+        """Autocast for generation, also under FSDP: the KV cache is allocated in the (fp32) weight
+        dtype while FSDP computes in bf16, and autocast makes attention see one dtype."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.info.device.type, dtype=self.dtype)
+
+    def _loader(self, dataset, sampler) -> torch.utils.data.DataLoader:
+        return setup.build_loader(self.recipe, dataset, sampler, self.cfg, self.tokenizer, self.info.device)
+
+    def resume(self, resume: str | bool | None) -> None:
+        """Load a checkpoint: ``True`` = newest complete one in the run folder (none: start fresh)."""
+        if not resume:
+            return
+        path = find_latest(self.ckpt_dir) if resume is True else Path(resume)
+        if path is None:
+            if self.info.is_main:
+                print(f"auricle train: no complete checkpoint in {self.ckpt_dir}; starting from step 0")
+            return
+        if not path.is_dir():
+            raise CheckpointError(f"--resume {path}: no such checkpoint folder")
+        extra = load_training_state(path, self.model, self.optimizer, self.info)
+        self.scheduler.load_state_dict(extra["scheduler"])
+        self.sampler.load_state_dict(extra["data"])
+        self.step = int(extra["step"])
+
+    def _forward_sums(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        with self.autocast():
+            logits = self.model(
+                batch.input_ids, batch.attention_mask, mel=batch.mel, mel_frames=batch.mel_frames
+            )
+            lm, correct = lm_loss_sums(logits, batch.labels)
+            ctc = None
+            if self.ctc_head is not None and batch.ctc_targets is not None:
+                states, frames = self._encoder_out
+                ctc = ctc_loss_sum(
+                    self.ctc_head, states, frames, batch.ctc_audio, batch.ctc_targets, batch.ctc_lengths
+                )
+        return lm, correct, ctc
+
+    def train_step(self, micro: list[Batch]) -> dict[str, float]:
+        """One optimizer step over ``micro`` (this rank's micro-batches, still on CPU); global metrics.
+
+        Target counts come from the CPU copies, so the only host syncs of a step are the gradient
+        norm and one transfer of the summed metrics at the end.
+        """
+        info = self.info
+        local = [
+            sum(b.num_targets for b in micro),
+            sum(int(b.ctc_lengths.sum()) if b.ctc_lengths is not None else 0 for b in micro),
+            sum(b.num_tokens for b in micro),
+            sum(len(b.real_rows) for b in micro),
+        ]
+        n_lm, n_ctc, tokens, samples = all_reduce_sum(local, info)
+        if n_lm == 0:
+            raise ConfigError("a training step has no target token; check the manifests' targets")
+        # FSDP averages gradients over ranks; scaling by the world size turns that into the global sum
+        scale = float(info.world_size)
+        sums = torch.zeros(3, dtype=torch.float64, device=info.device)  # lm, correct, ctc
+        for batch in micro:
+            lm, correct, ctc = self._forward_sums(batch.to(info.device, non_blocking=True))
+            loss = lm / n_lm
+            if ctc is not None and n_ctc > 0:
+                loss = loss + self.recipe.ctc.weight * ctc / n_ctc
+                sums[2] += ctc.detach()
+            (loss * scale).backward()
+            sums[0] += lm.detach()
+            sums[1] += correct
+        clip = self.recipe.optim.grad_clip
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else float("inf"))
+        if hasattr(norm, "full_tensor"):
+            norm = norm.full_tensor()
+        lr = self.scheduler.get_last_lr()[0]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        lm_sum, correct, ctc_sum = all_reduce_sum(sums.tolist(), info)
+        out = {"loss": lm_sum / n_lm, "accuracy": correct / n_lm, "lr": lr, "grad_norm": float(norm)}
+        out.update({"targets": int(n_lm), "tokens": int(tokens), "samples": int(samples)})
+        if n_ctc:
+            out["ctc_loss"] = ctc_sum / n_ctc
+        return out
+
+    def _micro_batches(self, it: Iterator[Batch]) -> list[Batch]:
+        return [next(it) for _ in range(self.recipe.train.grad_accum)]
+
+    def evaluate(self) -> dict[str, float]:
+        """Validation loss/accuracy and, if configured, the decode metrics."""
+        if self.valid_set is None:
+            return {}
+        r = self.recipe
+        self.model.eval()
+        sampler = setup.build_sampler(r, self.valid_set, self.info, train=False)
+        metrics = validation_loss(
+            self.model, self._loader(self.valid_set, sampler), self.info, self.autocast, r.log.eval_batches
+        )
+        if r.log.decode_examples:
+            collate = Collator(self.tokenizer.pad_id, self.cfg.encoder.n_mels, self.cfg.encoder.length_rule)
+            metrics.update(
+                decode_metrics(
+                    self.model,
+                    self.valid_set,
+                    self.tokenizer,
+                    collate,
+                    self.info.device,
+                    self.decode_autocast,
+                    r.log.decode_examples,
+                    r.log.max_new_tokens,
+                )
+            )
+        self.model.train()
+        return metrics
+
+    def save(self, position: dict[str, int]) -> Path:
+        """A resumable checkpoint of the current step."""
+        extra = {"step": self.step, "scheduler": self.scheduler.state_dict(), "data": position}
+        return save_training_state(
+            self.ckpt_dir, self.step, self.model, self.optimizer, extra, self.info, self.recipe.log.keep_last
+        )
+
+    # ------------------------------------------------------------------------------ the run
+    def run(self) -> TrainResult:
+        """Train from the current step to ``train.max_steps``; export the model at the end."""
+        r, info = self.recipe, self.info
+        result = TrainResult(self.step, self.step, out_dir=self.out_dir)
+        log = RunLogger(
+            self.out_dir,
+            enabled=info.is_main,
+            tensorboard=r.log.tensorboard,
+            progress=r.log.progress,
+            total=r.train.max_steps,
+            start=self.step,
+        )
+        if info.is_main:
+            dump_recipe(r, self.out_dir / "recipe.yaml")
+            skipped = dict(self.train_set.skipped)
+            log.message(
+                f"auricle train: {self.trainable}{' + a CTC head' if self.ctc_head else ''}; "
+                f"{len(self.train_set)} training examples" + (f" (skipped {skipped})" if skipped else "")
+            )
+        self.model.train()
+        it = iter(self._loader(self.train_set, self.sampler))
+        position = self.sampler.state_dict()
+        t_last, tokens_since, samples_since = time.time(), 0.0, 0
+        try:
+            while self.step < r.train.max_steps:
+                micro = self._micro_batches(it)
+                key = micro[-1].keys[0]
+                position = self.sampler.position_after(key.epoch, key.batch)
+                metrics = self.train_step(micro)
+                self.step += 1
+                result.losses.append(metrics["loss"])
+                tokens_since += metrics["tokens"]
+                samples_since += metrics["samples"]
+                log.advance()
+                if self.step % r.log.log_every == 0 or self.step == r.train.max_steps:
+                    now = time.time()
+                    metrics["tokens_per_s"] = tokens_since / max(now - t_last, 1e-9)
+                    metrics["samples_per_s"] = samples_since / max(now - t_last, 1e-9)
+                    metrics["epoch"] = position["epoch"]
+                    log.log(self.step, metrics)
+                    t_last, tokens_since, samples_since = now, 0.0, 0
+                else:
+                    log.log(self.step, {k: metrics[k] for k in ("loss", "lr")})
+                if r.log.eval_every and self.step % r.log.eval_every == 0:
+                    log.log(self.step, self.evaluate(), split="valid")
+                if r.log.save_every and self.step % r.log.save_every == 0 and self.step < r.train.max_steps:
+                    self.save(position)
+            self.save(position)
+            if r.log.eval_every and self.step % r.log.eval_every != 0:
+                log.log(self.step, self.evaluate(), split="valid")
+            result.model_dir = export_model(self.model, r, self.tokenizer, info, self.out_dir / "model")
+        finally:
+            log.close()
+        result.step = self.step
+        return result
+
+
+def train(recipe: Recipe, resume: str | bool | None = None) -> TrainResult:
+    """Run a recipe in this process (joining the torchrun group when launched by torchrun)."""
+    info = init_distributed(recipe.train.device, recipe.dist.timeout_s)
+    try:
+        trainer = Trainer(recipe, info)
+        trainer.resume(resume)
+        return trainer.run()
+    finally:
+        cleanup(info)

