@@ -323,3 +323,41 @@ def test_cli_prints_the_resolved_recipe(capsys: pytest.CaptureFixture) -> None:
 
     assert main(["tiny-test", "optim.lr=0.5", "--print-recipe"]) == 0
     assert "lr: 0.5" in capsys.readouterr().out
+
+
+def test_cached_encoder_states_train_like_the_full_encoder(corpus: Path, tmp_path: Path) -> None:
+    """With the front end and the first block frozen, training from cached states follows the same
+    loss curve as running the encoder every step (up to the fp16 storage of the cache), and the
+    frozen parts do not move."""
+    base = ["train.max_steps=4", "log.save_every=0", "data.augment.prob=0"]
+    frozen = "train.frozen=[encoder\\.conv1\\..*,encoder\\.conv2\\..*,encoder\\.positions,encoder\\.blocks\\.0\\..*]"
+    plain = train(load_recipe("tiny-test", _overrides(corpus, tmp_path / "plain", *base, frozen)))
+    trainer = Trainer(
+        load_recipe(
+            "tiny-test", _overrides(corpus, tmp_path / "cached", *base, "train.cached_encoder_layers=1")
+        ),
+        CPU,
+    )
+    assert (tmp_path / "cached" / "encoder_cache" / "index.json").is_file()
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    cached = trainer.run()
+    after = trainer.model.state_dict()
+    for name in ("encoder.conv1.weight", "encoder.blocks.0.fc1.weight"):
+        assert torch.equal(before[name], after[name])
+    assert not torch.equal(before["encoder.blocks.1.fc1.weight"], after["encoder.blocks.1.fc1.weight"])
+    assert cached.losses == pytest.approx(plain.losses, rel=2e-3)
+
+
+def test_encoder_cache_refuses_waveform_augmentation(corpus: Path, tmp_path: Path) -> None:
+    recipe = load_recipe(
+        "tiny-test",
+        _overrides(
+            corpus,
+            tmp_path,
+            "train.cached_encoder_layers=1",
+            "data.augment.prob=1",
+            "data.augment.gain_db=[-3,3]",
+        ),
+    )
+    with pytest.raises(ConfigError, match="cached encoder states"):
+        Trainer(recipe, CPU)

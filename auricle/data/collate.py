@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from auricle.audio.features import audio_token_count, log_mel
-from auricle.data.examples import IGNORE_INDEX, TokenizedExample
+from auricle.data.examples import IGNORE_INDEX, CachedAudio, TokenizedExample
 
 
 @dataclass
@@ -30,8 +30,8 @@ class Batch:
     input_ids: torch.Tensor  # [B, S] long
     labels: torch.Tensor  # [B, S] long, IGNORE_INDEX off target
     attention_mask: torch.Tensor  # [B, S] long, 1 = real token
-    mel: torch.Tensor  # [A, n_mels, T] float32
-    mel_frames: torch.Tensor  # [A] long, frames counted by the length rule
+    mel: torch.Tensor | None  # [A, n_mels, T] float32 (None when encoder states are cached)
+    mel_frames: torch.Tensor | None  # [A] long, frames counted by the length rule
     prompt_lengths: list[int]
     ids: list[str]
     tasks: list[str]
@@ -39,6 +39,14 @@ class Batch:
     ctc_targets: torch.Tensor | None = None  # [sum of lengths] long
     ctc_lengths: torch.Tensor | None = None  # [K] long
     ctc_audio: torch.Tensor | None = None  # [K] long, rows of `mel`
+    encoder_states: torch.Tensor | None = None  # [A, C_max, d] cached states (see encoder_cache)
+    encoder_lengths: torch.Tensor | None = None  # [A] long, valid positions of each
+
+    def audio_inputs(self, start_layer: int = 0) -> dict[str, Any]:
+        """Keyword arguments of :meth:`AudioLM.forward` for this batch's audio (mel or cached states)."""
+        if self.encoder_states is not None:
+            return {"encoder_states": (self.encoder_states, self.encoder_lengths, start_layer)}
+        return {"mel": self.mel, "mel_frames": self.mel_frames}
 
     @property
     def num_targets(self) -> int:
@@ -107,15 +115,25 @@ class Collator:
                 ctc_lengths.append(len(it.ctc_targets))
                 ctc_audio.append(len(audios))  # the example's first audio in span order
             audios += it.audios
-        mel = log_mel(audios, self.n_mels)
-        frames = audio_token_count(mel.num_samples, self.length_rule).mel_frames
+        features = frames = states = lengths = None
+        if audios and all(isinstance(a, CachedAudio) for a in audios):
+            lengths = torch.tensor([a.states.shape[0] for a in audios], dtype=torch.long)
+            states = torch.zeros(len(audios), int(lengths.max()), audios[0].states.shape[1])
+            for i, a in enumerate(audios):
+                states[i, : a.states.shape[0]] = a.states.float()
+        elif audios:
+            mel = log_mel(audios, self.n_mels)
+            features = mel.features
+            frames = audio_token_count(mel.num_samples, self.length_rule).mel_frames
         has_ctc = bool(ctc_lengths)
         return Batch(
             input_ids=input_ids,
             labels=labels,
             attention_mask=mask,
-            mel=mel.features,
+            mel=features,
             mel_frames=frames,
+            encoder_states=states,
+            encoder_lengths=lengths,
             prompt_lengths=[it.prompt_length for it in items],
             ids=[it.id for it in items],
             tasks=[it.task for it in items],

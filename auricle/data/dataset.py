@@ -8,7 +8,7 @@ headers; examples that cannot be trained on are skipped and counted in :attr:`Ma
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from auricle.audio.io import load_audio
 from auricle.data.augment import Augmentation, augment_audio, draw_speed, retime_example
 from auricle.data.examples import (
     IGNORE_INDEX,
+    CachedAudio,
     TokenizedExample,
     audio_num_samples,
     audio_path,
@@ -46,6 +47,9 @@ class ManifestDataset(torch.utils.data.Dataset):
         seed: augmentation seed (combined with each item's stream position).
         ctc_vocab, ctc_tasks: CTC targets (``"bytes"``/``"tokens"``) for examples of these tasks.
         limit: keep at most this many examples (0: all), e.g. for a quick validation set.
+        encoder_cache: read encoder states cached after the frozen blocks (a mapping from an audio
+            path to :class:`~auricle.data.examples.CachedAudio`) instead of decoding the audio;
+            incompatible with ``augment``.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class ManifestDataset(torch.utils.data.Dataset):
         ctc_vocab: str | None = None,
         ctc_tasks: Sequence[str] = (),
         limit: int = 0,
+        encoder_cache: Mapping[str, CachedAudio] | None = None,
     ) -> None:
         unknown = sorted(set(tasks) - set(TASKS))
         if unknown:
@@ -74,6 +79,12 @@ class ManifestDataset(torch.utils.data.Dataset):
         self.length_rule = length_rule
         self.itn = itn
         self.augment = augment if augment is not None and augment.active else None
+        if encoder_cache is not None and self.augment is not None:
+            raise ConfigError(
+                "waveform augmentation cannot apply to cached encoder states: set data.augment.prob=0 "
+                "(or train.cached_encoder_layers=0) and take augmentation from the corpus"
+            )
+        self.encoder_cache = encoder_cache
         self.seed = seed
         self.ctc_vocab = ctc_vocab
         self.ctc_tasks = frozenset(ctc_tasks)
@@ -133,7 +144,11 @@ class ManifestDataset(torch.utils.data.Dataset):
         if not isinstance(key, SampleKey):
             key = SampleKey(int(key), 0, 0, 0)
         ex = self.examples[key.index]
-        audios = [load_audio(audio_path(ex, i, self.roots[key.index])) for i in range(len(ex.audio))]
+        paths = [audio_path(ex, i, self.roots[key.index]) for i in range(len(ex.audio))]
+        if self.encoder_cache is not None:
+            audios = [self.encoder_cache[p] for p in paths]
+        else:
+            audios = [load_audio(p) for p in paths]
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, key.epoch, key.batch, key.slot])
             speed = draw_speed(self.augment, ex.task, rng)

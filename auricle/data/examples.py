@@ -26,11 +26,26 @@ IGNORE_INDEX = -100  # label of positions without loss (torch's cross-entropy de
 
 
 @dataclass
+class CachedAudio:
+    """Encoder states of one audio after frozen blocks (see auricle.train.encoder_cache).
+
+    It stands in for a waveform in :class:`TokenizedExample`; ``len()`` is the waveform's sample
+    count, so token counts are computed exactly as for the waveform.
+    """
+
+    states: Any  # torch.Tensor [C, d_model]
+    num_samples: int
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+@dataclass
 class TokenizedExample:
     """One training sequence.
 
-    ``audios`` are the waveforms in the order of their placeholder spans in ``input_ids`` (an
-    audio used twice appears twice). ``prompt_length`` is the number of ids before the first target
+    ``audios`` are the waveforms (or :class:`CachedAudio` encoder states) in the order of their
+    placeholder spans in ``input_ids`` (an audio used twice appears twice). ``prompt_length`` is the number of ids before the first target
     (what a model is given at inference). ``ctc_targets`` are the CTC label ids of the transcript,
     ``None`` when the example takes no CTC loss.
     """
@@ -39,7 +54,7 @@ class TokenizedExample:
     task: str
     input_ids: list[int]
     labels: list[int]
-    audios: list[np.ndarray]
+    audios: list[np.ndarray | CachedAudio]
     prompt_length: int
     ctc_targets: list[int] | None = None
     key: Any = None  # the SampleKey it was loaded for (stream position), when loaded by a sampler
@@ -67,7 +82,7 @@ def audio_num_samples(path: str | Path) -> int:
 
 def tokenize_example(
     example: Example,
-    audios: Sequence[np.ndarray],
+    audios: Sequence[np.ndarray | CachedAudio],
     tokenizer: Tokenizer,
     *,
     style: PromptStyle,
@@ -98,10 +113,14 @@ def tokenize_example(
         task=example.task,
         input_ids=list(enc.ids),
         labels=labels,
-        audios=[np.asarray(audios[i], dtype=np.float32) for i in enc.audio_indices],
+        audios=[_as_audio(audios[i]) for i in enc.audio_indices],
         prompt_length=prompt_length,
         ctc_targets=ctc,
     )
+
+
+def _as_audio(a: np.ndarray | CachedAudio) -> np.ndarray | CachedAudio:
+    return a if isinstance(a, CachedAudio) else np.asarray(a, dtype=np.float32)
 
 
 def ctc_label_ids(text: str, vocab: str, tokenizer: Tokenizer) -> list[int]:

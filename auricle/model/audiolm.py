@@ -138,12 +138,15 @@ class AudioLM(nn.Module):
         cache_pos: int = 0,
         ntk_alpha: torch.Tensor | None = None,
         last_only: bool = False,
+        encoder_states: tuple[torch.Tensor, torch.Tensor, int] | None = None,
     ) -> torch.Tensor:
         """Logits [B, S, V] (or [B, 1, V] with ``last_only``) for a prefill or a decode step.
 
         ``attention_mask`` [B, cache_pos + S] marks real tokens (1) and padding (0) over the cache and
         the new tokens; ``positions`` default to ``cumsum(mask) - 1`` (left padding handled).
         ``mel``/``mel_frames`` give the audios of the prompt in row-major span order (prefill only).
+        ``encoder_states`` = (states [A, C_max, d], conv lengths [A], start layer) replaces them with
+        encoder states cached after the frozen blocks ``[0, start layer)`` (training on a CPU).
         """
         b, s = input_ids.shape
         if attention_mask is None:
@@ -151,7 +154,10 @@ class AudioLM(nn.Module):
         key_valid = attention_mask.bool()
         if positions is None:
             positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, cache_pos:]
-        audio = self.encode_audio(mel, mel_frames) if mel is not None else None
+        if encoder_states is not None:
+            audio = self.encode_audio_from(*encoder_states)
+        else:
+            audio = self.encode_audio(mel, mel_frames) if mel is not None else None
         embeds = self.embed_inputs(input_ids, audio)
         if ntk_alpha is None and cache_pos == 0:
             ntk_alpha = self.text.ntk_alpha(attention_mask.sum(-1))

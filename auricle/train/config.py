@@ -103,6 +103,9 @@ class TrainSection:
     device: str = "auto"  # auto: cuda when available, else cpu
     activation_checkpointing: bool = False
     compile: bool = False  # torch.compile each encoder block and decoder layer
+    cached_encoder_layers: int = (
+        0  # > 0: freeze the encoder front end and this many blocks, cache their output
+    )
     trainable: list[str] = field(default_factory=lambda: list(AUDIO_PARTS))  # regexes of trained parameters
     frozen: list[str] = field(default_factory=list)  # regexes frozen even if `trainable` matches
 

@@ -29,7 +29,15 @@ from auricle.data.examples import ctc_classes
 from auricle.errors import CheckpointError, ConfigError
 from auricle.train import setup
 from auricle.train.config import Recipe, dump_recipe
-from auricle.train.distributed import DistInfo, all_reduce_sum, cleanup, init_distributed, shard_model
+from auricle.train.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    barrier,
+    cleanup,
+    init_distributed,
+    shard_model,
+)
+from auricle.train.encoder_cache import EncoderCache, build_encoder_cache, frozen_parameter_patterns
 from auricle.train.evaluate import decode_metrics, validation_loss
 from auricle.train.export import export_model
 from auricle.train.freeze import apply_freezing
@@ -90,7 +98,13 @@ class Trainer:
         model = setup.build_model(r, self.tokenizer)
         if r.lora.enabled:
             add_lora(model, r.lora.r, r.lora.alpha, r.lora.dropout, r.lora.target_modules)
-        self.trainable = apply_freezing(model, r.train.trainable, r.train.frozen, lora=r.lora.enabled)
+        k = r.train.cached_encoder_layers
+        if not 0 <= k <= model.cfg.encoder.n_layers:
+            raise ConfigError(
+                f"train.cached_encoder_layers = {k}; the encoder has {model.cfg.encoder.n_layers} blocks"
+            )
+        frozen = list(r.train.frozen) + (frozen_parameter_patterns(k) if k else [])
+        self.trainable = apply_freezing(model, r.train.trainable, frozen, lora=r.lora.enabled)
         self.cfg = model.cfg
         self.ctc_head = None
         if r.ctc.weight > 0:
@@ -113,7 +127,11 @@ class Trainer:
         self.schedule = WarmupCosine(o.warmup_steps, o.schedule_steps or r.train.max_steps, o.min_lr_ratio)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
         torch.manual_seed(r.train.seed + info.rank)  # dropout differs per rank, as it should
-        self.train_set = setup.build_dataset(r, self.tokenizer, self.cfg, r.data.train, train=True)
+        self.cached_layers = k
+        cache = self._encoder_cache(model) if k else None
+        self.train_set = setup.build_dataset(
+            r, self.tokenizer, self.cfg, r.data.train, train=True, encoder_cache=cache
+        )
         self.sampler = setup.build_sampler(r, self.train_set, info, train=True)
         self.valid_set = (
             setup.build_dataset(r, self.tokenizer, self.cfg, r.data.valid, train=False)
@@ -125,6 +143,22 @@ class Trainer:
         self.step = 0
 
     # ------------------------------------------------------------------------------ pieces
+    def _encoder_cache(self, model: torch.nn.Module) -> EncoderCache:
+        """Build (rank 0) or open the cache of encoder states after the frozen blocks."""
+        r = self.recipe
+        folder = Path(r.log.out_dir) / "encoder_cache"
+        if self.info.is_main:
+            paths = setup.manifest_audio_paths(r.data.train)
+            build_encoder_cache(
+                model.to(self.info.device),
+                paths,
+                folder,
+                r.train.cached_encoder_layers,
+                progress=r.log.progress,
+            )
+        barrier(self.info)
+        return EncoderCache(folder)
+
     def _capture_encoder(self, _module: Any, _inputs: Any, output: tuple[torch.Tensor, torch.Tensor]) -> None:
         self._encoder_out = output
 
@@ -163,7 +197,7 @@ class Trainer:
     def _forward_sums(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         with self.autocast():
             logits = self.model(
-                batch.input_ids, batch.attention_mask, mel=batch.mel, mel_frames=batch.mel_frames
+                batch.input_ids, batch.attention_mask, **batch.audio_inputs(self.cached_layers)
             )
             lm, correct = lm_loss_sums(logits, batch.labels)
             ctc = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from torch import nn
 from auricle.data.augment import Augmentation
 from auricle.data.collate import Collator
 from auricle.data.dataset import ManifestDataset
+from auricle.data.examples import CachedAudio, audio_path
 from auricle.data.manifest import read_manifest
 from auricle.data.sampler import BucketBatchSampler
 from auricle.errors import ConfigError
@@ -186,10 +188,25 @@ def augmentation(recipe: Recipe) -> Augmentation:
     return Augmentation(a.prob, tuple(a.noise_snr_db), tuple(a.speed), tuple(a.gain_db))
 
 
+def manifest_audio_paths(manifests: list[str]) -> list[Path]:
+    """Every audio file the manifests refer to (absolute paths)."""
+    paths = []
+    for manifest in manifests:
+        root = Path(manifest).parent
+        for ex in read_manifest(manifest):
+            paths += [audio_path(ex, i, root) for i in range(len(ex.audio))]
+    return paths
+
+
 def build_dataset(
-    recipe: Recipe, tokenizer: Tokenizer, cfg: AudioLMConfig, manifests: list[str], train: bool
+    recipe: Recipe,
+    tokenizer: Tokenizer,
+    cfg: AudioLMConfig,
+    manifests: list[str],
+    train: bool,
+    encoder_cache: Mapping[str, CachedAudio] | None = None,
 ) -> ManifestDataset:
-    """The training (augmented) or validation dataset of the recipe."""
+    """The training (augmented, or read from an encoder cache) or validation dataset of the recipe."""
     ctc = recipe.ctc.weight > 0
     return ManifestDataset(
         manifests,
@@ -203,6 +220,7 @@ def build_dataset(
         seed=recipe.train.seed,
         ctc_vocab=recipe.ctc.vocab if ctc else None,
         ctc_tasks=recipe.ctc.tasks if ctc else (),
+        encoder_cache=encoder_cache,
     )
 
 

@@ -1,0 +1,137 @@
+"""A cache of audio-encoder states after its frozen blocks, for fast training on a CPU.
+
+While the conv front end and the first ``k`` encoder blocks are frozen, their output for a clip
+never changes: compute it once per audio file, store it (fp16 safetensors shards plus a JSON index),
+and let training run only blocks ``[k, n)``, the pool, the projector and the decoder. With
+``k = n_layers`` the whole encoder is frozen and only the pool onwards runs.
+
+The index records a fingerprint of the frozen weights and of ``k``; a cache made with other
+weights is rebuilt, never silently reused. Waveform augmentation cannot apply to cached states, so
+a recipe that caches must take its augmentation from the corpus (``auricle data synth`` augments
+offline and records it in the manifest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from auricle.audio.features import audio_token_count, log_mel
+from auricle.audio.io import load_audio
+from auricle.data.examples import CachedAudio, audio_num_samples
+from auricle.model.audiolm import AudioLM
+
+INDEX = "index.json"
+SHARD_CLIPS = 512
+
+
+def frozen_parameter_patterns(layers: int) -> list[str]:
+    """Regexes (auricle names) of the parameters a cache of ``layers`` blocks keeps fixed."""
+    blocks = "|".join(str(i) for i in range(layers))
+    pats = [r"encoder\.conv1\..*", r"encoder\.conv2\..*", r"encoder\.positions"]
+    return pats + ([rf"encoder\.blocks\.({blocks})\..*"] if layers else [])
+
+
+def fingerprint(model: AudioLM, layers: int) -> str:
+    """Hash of the frozen weights (front end and the first ``layers`` blocks) and of ``layers``."""
+    h = hashlib.sha256(f"layers={layers};rule={model.cfg.encoder.length_rule}".encode())
+    enc = model.encoder
+    modules = [enc.conv1, enc.conv2, *enc.blocks[:layers]]
+    for m in modules:
+        for name, p in sorted(m.state_dict().items()):
+            h.update(name.encode())
+            h.update(p.detach().float().cpu().numpy().tobytes())
+    h.update(enc.positions.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+class EncoderCache:
+    """Read access to a built cache: ``cache[path] -> CachedAudio``."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        meta = json.loads((self.folder / INDEX).read_text())
+        self.layers: int = meta["layers"]
+        self.fingerprint: str = meta["fingerprint"]
+        self.entries: dict[str, list] = meta["entries"]  # path -> [shard, key, num_samples]
+        self._open: dict[str, object] = {}
+
+    def __contains__(self, path: str | Path) -> bool:
+        return str(Path(path).resolve()) in self.entries
+
+    def __getitem__(self, path: str | Path) -> CachedAudio:
+        key = str(Path(path).resolve())
+        if key not in self.entries:
+            raise KeyError(
+                f"{path} is not in the encoder cache {self.folder}; rebuild it (delete the folder)"
+            )
+        shard, name, num_samples = self.entries[key]
+        if shard not in self._open:  # opened lazily, so DataLoader workers each open their own
+            self._open[shard] = safe_open(str(self.folder / shard), framework="pt")
+        return CachedAudio(self._open[shard].get_tensor(name), int(num_samples))
+
+
+@torch.no_grad()
+def build_encoder_cache(
+    model: AudioLM,
+    audio_paths: Iterable[str | Path],
+    folder: str | Path,
+    layers: int,
+    *,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> EncoderCache:
+    """Compute (or reuse, if up to date) the states after ``layers`` frozen blocks for every path."""
+    folder = Path(folder)
+    fp = fingerprint(model, layers)
+    paths = sorted({str(Path(p).resolve()) for p in audio_paths})
+    if (folder / INDEX).is_file():
+        cache = EncoderCache(folder)
+        if cache.fingerprint == fp and cache.layers == layers and all(p in cache.entries for p in paths):
+            return cache
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = model.cfg.encoder
+    entries: dict[str, list] = {}
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    # similar lengths together: less padding in each encoder batch
+    lengths = {p: audio_num_samples(p) for p in paths}
+    order = sorted(paths, key=lambda p: lengths[p])
+    shard_tensors: dict[str, torch.Tensor] = {}
+    shard_id = 0
+    bar = tqdm(total=len(order), desc=f"encoder cache ({layers} blocks)", disable=not progress, unit="clip")
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        audios = [load_audio(p) for p in chunk]
+        mel = log_mel(audios, cfg.n_mels, device=device)
+        frames = audio_token_count(mel.num_samples, cfg.length_rule).mel_frames
+        states, conv_len = model.encoder.hidden_states(mel.features, frames.to(device), stop_layer=layers)
+        for p, a, s, c in zip(chunk, audios, states, conv_len.tolist()):
+            name = f"a{len(entries)}"
+            shard_tensors[name] = s[:c].to(torch.float16).contiguous().cpu()
+            entries[p] = [f"shard-{shard_id:05d}.safetensors", name, len(a)]
+        if len(shard_tensors) >= SHARD_CLIPS or start + batch_size >= len(order):
+            _atomic_save(shard_tensors, folder / f"shard-{shard_id:05d}.safetensors")
+            shard_tensors, shard_id = {}, shard_id + 1
+        bar.update(len(chunk))
+    bar.close()
+    model.train(was_training)
+    tmp = folder / (INDEX + ".tmp")
+    tmp.write_text(json.dumps({"layers": layers, "fingerprint": fp, "entries": entries}))
+    os.replace(tmp, folder / INDEX)  # the index appears only once every shard is written
+    return EncoderCache(folder)
+
+
+def _atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp))
+    os.replace(tmp, path)
