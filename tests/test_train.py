@@ -98,10 +98,12 @@ def test_stage1_freezing_trains_only_the_audio_side() -> None:
 def test_loss_falls_and_export_reloads(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     valid = f"data.valid=[{corpus / 'valid.jsonl'}]"
-    recipe = load_recipe("tiny-test", _overrides(corpus, out, valid, "train.max_steps=8", "log.eval_every=8"))
+    recipe = load_recipe(
+        "tiny-test", _overrides(corpus, out, valid, "train.max_steps=16", "log.eval_every=16")
+    )
     trainer = Trainer(recipe, CPU)
     result = trainer.run()
-    assert result.step == 8 and len(result.losses) == 8
+    assert result.step == 16 and len(result.losses) == 16
     assert sum(result.losses[-2:]) / 2 < 0.8 * sum(result.losses[:2]) / 2
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     checks = [r for r in rows if r["split"] == "valid"]

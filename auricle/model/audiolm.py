@@ -45,6 +45,8 @@ class AudioLM(nn.Module):
         self.lm_head = nn.Linear(cfg.text.hidden_size, cfg.text.vocab_size, bias=False)
         if cfg.text.tie_embeddings:
             self.lm_head.weight = self.text.embed.weight
+        elif not self.lm_head.weight.is_meta:
+            nn.init.normal_(self.lm_head.weight, 0.0, 0.02)
 
     # ---------------------------------------------------------------------------------- audio
     def encode_audio(self, mel: torch.Tensor, mel_frames: torch.Tensor) -> list[torch.Tensor]:

@@ -168,6 +168,34 @@ def _tiny(base: AudioLMConfig, *, n_kv_heads: int = 2) -> AudioLMConfig:
     return dataclasses.replace(base, encoder=enc, text=text)
 
 
+def _auricle_small() -> AudioLMConfig:
+    """auricle's shipped model: Whisper-base's encoder and a small Qwen2-style decoder.
+
+    The vocabulary (a BPE trained on the corpus plus every Qwen-Audio special) and the audio / eos
+    ids are set from the tokenizer when the model is built; the numbers here are the defaults.
+    """
+    return AudioLMConfig(
+        family="auricle",
+        encoder=EncoderConfig(n_mels=80, d_model=512, n_heads=8, n_layers=6, ffn_dim=2048),
+        text=TextConfig(
+            vocab_size=8522,
+            hidden_size=384,
+            n_layers=4,
+            n_heads=6,
+            n_kv_heads=2,
+            intermediate_size=1024,
+            rms_norm_eps=1e-6,
+            max_positions=4096,
+            rope_in_fp32=False,
+            tie_embeddings=True,
+        ),
+        audio_start_id=8520,
+        audio_end_id=8521,
+        eos_token_ids=[5000],
+        pad_token_id=5000,
+    )
+
+
 PRESETS = {
     "qwen-audio-7b": _qwen_audio_7b,
     "qwen-audio-chat-7b": _qwen_audio_7b,
@@ -175,6 +203,7 @@ PRESETS = {
     "qwen2-audio-7b-instruct": _qwen2_audio_7b,
     "tiny-qwen-audio": lambda: _tiny(_qwen_audio_7b(), n_kv_heads=4),
     "tiny-qwen2-audio": lambda: _tiny(_qwen2_audio_7b(), n_kv_heads=2),
+    "auricle-small": _auricle_small,
 }
 
 

@@ -180,6 +180,22 @@ class TextModel(nn.Module):
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.rotary = Rotary(cfg)
         self.gradient_checkpointing = False
+        self.init_weights()
+
+    def init_weights(self, std: float = 0.02) -> None:
+        """Fresh-model initialisation: N(0, std) weights (output projections scaled down by
+        ``sqrt(2 · n_layers)``, as in GPT-2), zero biases, unit norms. Loaded checkpoints overwrite it."""
+        out_std = std / math.sqrt(2 * self.cfg.n_layers)
+        for name, p in self.named_parameters():
+            if p.is_meta:
+                continue
+            with torch.no_grad():
+                if name.endswith("bias"):
+                    p.zero_()
+                elif p.dim() == 1:
+                    p.fill_(1.0)
+                else:
+                    p.normal_(0.0, out_std if name.endswith(("attn.o.weight", "mlp.down.weight")) else std)
 
     def ntk_alpha(self, true_lengths: torch.Tensor) -> torch.Tensor | None:
         """v1 dynamic-NTK alpha per row from its real length (None when inactive: training or short)."""
