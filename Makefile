@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean train-small
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check auricle tests bench
 	$(BIN)/ruff format --check auricle tests bench
+
+# Regenerate the synthetic corpus and retrain auricle-small (stage 1 then stage 2); see docs/model-card.md.
+train-small: $(STAMP)
+	$(BIN)/auricle data synth --out runs/corpus-general --hours 4 --seed 1 --jobs 2 --languages en,zh,de,fr,es,it
+	$(BIN)/auricle data synth --out runs/corpus-speech --hours 6 --seed 2 --jobs 2 --languages en,zh,de,fr,es,it --tasks asr,srwt,lid,s2tt
+	$(BIN)/auricle train auricle-small-stage1 --resume
+	$(BIN)/auricle train auricle-small-stage2 --resume
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -256,7 +256,7 @@ def reference(
     ]
     out = tmp_path_factory.mktemp("reference")
     result = train(load_recipe("tiny-test", [*base, f"log.out_dir={out}", "train.max_steps=8"]))
-    assert result.losses[-1] < 0.8 * result.losses[0]  # accumulation + augmentation still learn
+    assert result.losses[-1] < 0.85 * result.losses[0]  # accumulation + augmentation still learn
     return base, dict(enumerate(result.losses, start=1)), out
 
 

@@ -117,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="auricle")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    torch.set_grad_enabled(False)
     try:
-        return args.func(args)
+        with torch.no_grad():
+            return args.func(args)
     except AuricleError as e:
         print(f"auricle: error: {e}", file=sys.stderr)
         return 1

@@ -45,8 +45,13 @@ class AudioLM(nn.Module):
         self.lm_head = nn.Linear(cfg.text.hidden_size, cfg.text.vocab_size, bias=False)
         if cfg.text.tie_embeddings:
             self.lm_head.weight = self.text.embed.weight
-        elif not self.lm_head.weight.is_meta:
-            nn.init.normal_(self.lm_head.weight, 0.0, 0.02)
+
+    def init_text_weights(self, std: float = 0.02) -> None:
+        """Initialise the decoder and LM head for training from scratch (see TextModel.init_weights)."""
+        self.text.init_weights(std)
+        if not self.cfg.text.tie_embeddings:
+            with torch.no_grad():
+                self.lm_head.weight.normal_(0.0, std)
 
     # ---------------------------------------------------------------------------------- audio
     def encode_audio(self, mel: torch.Tensor, mel_frames: torch.Tensor) -> list[torch.Tensor]:

@@ -180,11 +180,11 @@ class TextModel(nn.Module):
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.rotary = Rotary(cfg)
         self.gradient_checkpointing = False
-        self.init_weights()
 
     def init_weights(self, std: float = 0.02) -> None:
-        """Fresh-model initialisation: N(0, std) weights (output projections scaled down by
-        ``sqrt(2 · n_layers)``, as in GPT-2), zero biases, unit norms. Loaded checkpoints overwrite it."""
+        """Initialisation for training a fresh decoder: N(0, std) weights (output projections scaled
+        down by ``sqrt(2 · n_layers)``, as in GPT-2), zero biases, unit norms. With torch's default
+        init (N(0, 1) embeddings) a tied head starts with logits in the hundreds."""
         out_std = std / math.sqrt(2 * self.cfg.n_layers)
         for name, p in self.named_parameters():
             if p.is_meta:

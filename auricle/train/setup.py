@@ -144,7 +144,7 @@ def build_model(recipe: Recipe, tokenizer: Tokenizer) -> AudioLM:
         vocab = len(tokenizer)
         if m.llm:  # the LLM's embedding grows to cover the tokenizer, never shrinks
             vocab = max(vocab, llm_layout(Path(m.llm))[1].vocab_size)
-        return build_from_parts(
+        model = build_from_parts(
             _whisper_path(m.whisper),
             m.llm,
             llm_config=None if m.llm else cfg.text,
@@ -155,9 +155,14 @@ def build_model(recipe: Recipe, tokenizer: Tokenizer) -> AudioLM:
             seed=recipe.train.seed,
             **ids,
         )
+        if not m.llm:
+            model.init_text_weights()  # a fresh decoder
+        return model
     if m.llm:
         raise ConfigError("model.llm needs model.whisper (the audio encoder to put in front of it)")
-    return AudioLM(cfg)
+    model = AudioLM(cfg)
+    model.init_text_weights()
+    return model
 
 
 def enable_activation_checkpointing(model: AudioLM) -> None:
