@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from auricle.checkpoint import configs
-from auricle.checkpoint.files import copy_side_files
+from auricle.checkpoint.files import copy_side_files, feature_extractor_config
 from auricle.checkpoint.keymap import QWEN2_AUDIO_HUB, rename
 from auricle.checkpoint.loader import load_checkpoint
 from auricle.checkpoint.save import as_dtype, dtype_name, model_state, write_json
@@ -60,24 +60,6 @@ def hf_state(model: AudioLM, audio_token_id: int) -> tuple[dict[str, torch.Tenso
     if unmapped:
         raise CheckpointError(f"internal: no Qwen2-Audio name for {unmapped}")
     return {mapping[k]: v for k, v in state.items()}, tied
-
-
-def _preprocessor_config(n_mels: int) -> dict:
-    return {
-        "feature_extractor_type": "WhisperFeatureExtractor",
-        "processor_class": "Qwen2AudioProcessor",
-        "feature_size": n_mels,
-        "sampling_rate": 16000,
-        "hop_length": 160,
-        "n_fft": 400,
-        "chunk_length": 30,
-        "n_samples": 480000,
-        "nb_max_frames": 3000,
-        "padding_side": "right",
-        "padding_value": 0.0,
-        "return_attention_mask": True,
-        "dither": 0.0,
-    }
 
 
 def export_hf_qwen2_audio(
@@ -121,5 +103,8 @@ def export_hf_qwen2_audio(
         eos = cfg.eos_token_ids[0] if len(cfg.eos_token_ids) == 1 else cfg.eos_token_ids
         write_json(out / "generation_config.json", {"eos_token_id": eos, "pad_token_id": cfg.pad_token_id})
     if not (out / "preprocessor_config.json").exists():
-        write_json(out / "preprocessor_config.json", _preprocessor_config(cfg.encoder.n_mels))
+        write_json(
+            out / "preprocessor_config.json",
+            feature_extractor_config(cfg.encoder.n_mels, "Qwen2AudioProcessor", True),
+        )
     return out

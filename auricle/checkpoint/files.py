@@ -187,3 +187,22 @@ def few(items: list[str], n: int = 5) -> str:
     items = list(items)
     head = ", ".join(str(x) for x in items[:n])
     return head + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def feature_extractor_config(n_mels: int, processor_class: str, return_attention_mask: bool) -> dict:
+    """``preprocessor_config.json`` of a transformers ``WhisperFeatureExtractor`` with our front end."""
+    return {
+        "feature_extractor_type": "WhisperFeatureExtractor",
+        "processor_class": processor_class,
+        "feature_size": n_mels,
+        "sampling_rate": 16000,
+        "hop_length": 160,
+        "n_fft": 400,
+        "chunk_length": 30,
+        "n_samples": 480000,
+        "nb_max_frames": 3000,
+        "padding_side": "right",
+        "padding_value": 0.0,
+        "return_attention_mask": return_attention_mask,
+        "dither": 0.0,
+    }

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from auricle.checkpoint.files import copy_side_files, read_json
+from auricle.checkpoint.files import copy_side_files, feature_extractor_config, read_json
 from auricle.checkpoint.whisper import read_whisper
 from auricle.checkpoint.writer import write_shards
 
@@ -113,23 +113,6 @@ def _tokenizer_config() -> dict:
     }
 
 
-def _preprocessor_config(n_mels: int) -> dict:
-    return {
-        "feature_extractor_type": "WhisperFeatureExtractor",
-        "processor_class": "WhisperProcessor",
-        "feature_size": n_mels,
-        "sampling_rate": 16000,
-        "hop_length": 160,
-        "n_fft": 400,
-        "chunk_length": 30,
-        "n_samples": 480000,
-        "nb_max_frames": 3000,
-        "padding_side": "right",
-        "padding_value": 0.0,
-        "return_attention_mask": False,
-    }
-
-
 def whisper_to_hf(path: str | Path, out_dir: str | Path, *, dtype: torch.dtype | None = None) -> Path:
     """Write the Whisper checkpoint at ``path`` (any layout) as a transformers Whisper folder.
 
@@ -156,7 +139,7 @@ def whisper_to_hf(path: str | Path, out_dir: str | Path, *, dtype: torch.dtype |
     generated = {
         "config.json": _config(w.dims, ffn, sp, extra, dtype_name),
         "generation_config.json": _generation_config(w.dims, sp, extra),
-        "preprocessor_config.json": _preprocessor_config(w.dims["n_mels"]),
+        "preprocessor_config.json": feature_extractor_config(w.dims["n_mels"], "WhisperProcessor", False),
     }
     if (src / "tokenizer.json").is_file():
         generated["tokenizer_config.json"] = _tokenizer_config()
