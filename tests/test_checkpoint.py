@@ -21,6 +21,8 @@ from safetensors.torch import load_file, save_file
 
 transformers = pytest.importorskip("transformers")
 
+from reference_models import random_audio, rel_err, tiny_qwen2_audio_hf  # noqa: E402
+
 from auricle.checkpoint import (  # noqa: E402
     checkpoint_info,
     detect_layout,
@@ -38,18 +40,6 @@ REPO = Path(__file__).resolve().parents[1]
 V1_TOKENIZER = REPO.parent / "shared" / "data" / "qwen-audio-tokenizer"
 AUDIO_ID = 990  # v2 <|AUDIO|> in the tiny vocabulary
 V1_START, V1_PAD = 900, 902  # v1 <audio> (</audio> = 901) and [[[AUDIO:modality]]] in the tiny vocabulary
-
-
-def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).norm() / b.norm().clamp(min=1e-30))
-
-
-def random_audio(seconds: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(round(seconds * 16000))) / 16000
-    return (0.1 * rng.standard_normal(t.size) + 0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t)).astype(
-        np.float32
-    )
 
 
 def features(audios: list[np.ndarray], n_mels: int) -> torch.Tensor:
@@ -79,26 +69,7 @@ def write_sharded(state: dict[str, torch.Tensor], folder: Path, n: int, fmt: str
 
 # -------------------------------------------------------------------------------- v2 fixtures
 def tiny_v2_hf(seed: int = 0):
-    torch.manual_seed(seed)
-    cfg = transformers.Qwen2AudioConfig(
-        audio_config=dict(
-            d_model=64, encoder_attention_heads=4, encoder_layers=2, encoder_ffn_dim=128, num_mel_bins=128
-        ),
-        text_config=dict(
-            vocab_size=1000,
-            hidden_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            intermediate_size=128,
-            rms_norm_eps=1e-6,
-        ),
-        audio_token_id=AUDIO_ID,
-    )
-    hf = transformers.Qwen2AudioForConditionalGeneration(cfg).eval()
-    with torch.no_grad():
-        hf.model.audio_tower.embed_positions.weight.normal_(0, 0.5)  # not sinusoids: must be read
-    return hf
+    return tiny_qwen2_audio_hf(AUDIO_ID, seed=seed)
 
 
 def hub_v2_config() -> dict:

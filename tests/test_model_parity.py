@@ -14,6 +14,8 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
+from reference_models import random_audio, rel_err, tiny_qwen2_audio_hf  # noqa: E402
+
 from auricle.checkpoint.keymap import _ENCODER_V2, QWEN2_AUDIO_RUNTIME, QWEN2_LM, convert  # noqa: E402
 from auricle.model import AudioLM, preset  # noqa: E402
 from auricle.model.encoder import AudioEncoder, conv_lengths, pooled_lengths  # noqa: E402
@@ -21,31 +23,9 @@ from auricle.model.encoder import AudioEncoder, conv_lengths, pooled_lengths  # 
 AUDIO_ID = 990  # <|AUDIO|> inside the tiny vocabulary
 
 
-def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).norm() / b.norm().clamp(min=1e-30))
-
-
 def tiny_v2_pair(n_kv_heads: int = 2, seed: int = 0):
     """A tiny HF Qwen2AudioForConditionalGeneration and our AudioLM with the same weights."""
-    torch.manual_seed(seed)
-    hf_cfg = transformers.Qwen2AudioConfig(
-        audio_config=dict(
-            d_model=64, encoder_attention_heads=4, encoder_layers=2, encoder_ffn_dim=128, num_mel_bins=128
-        ),
-        text_config=dict(
-            vocab_size=1000,
-            hidden_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=n_kv_heads,
-            intermediate_size=128,
-            rms_norm_eps=1e-6,
-        ),
-        audio_token_id=AUDIO_ID,
-    )
-    hf = transformers.Qwen2AudioForConditionalGeneration(hf_cfg).eval()
-    with torch.no_grad():  # a random (not sinusoidal) position table proves it is read from the weights
-        hf.model.audio_tower.embed_positions.weight.normal_(0, 0.5)
+    hf = tiny_qwen2_audio_hf(AUDIO_ID, n_kv_heads=n_kv_heads, seed=seed)
     cfg = preset("tiny-qwen2-audio")
     cfg = cfg.replace(
         text=dataclasses.replace(cfg.text, vocab_size=1000, n_kv_heads=n_kv_heads, rms_norm_eps=1e-6),
@@ -64,13 +44,6 @@ def whisper_features(audios: list[np.ndarray], n_mels: int) -> tuple[torch.Tenso
     fe = transformers.WhisperFeatureExtractor(feature_size=n_mels)
     out = fe(audios, sampling_rate=16000, return_tensors="pt")
     return out.input_features, torch.tensor([-(-len(a) // 160) for a in audios])
-
-
-def random_audio(seconds: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    n = int(round(seconds * 16000))
-    t = np.arange(n) / 16000
-    return (0.1 * rng.standard_normal(n) + 0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t)).astype(np.float32)
 
 
 @pytest.mark.parametrize("seconds", [[1.0], [0.73], [2.2, 0.5, 1.30625]])
