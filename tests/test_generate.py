@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from reference_models import tiny_qwen2_audio_hf
 
 from auricle.errors import ConfigError, PromptError
 from auricle.generate import GenerationConfig, generate, generation_preset, stream, stream_batch
@@ -112,26 +113,10 @@ def test_matches_no_cache_loop(v2_model):
 
 
 def test_matches_transformers_generate():
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     from auricle.checkpoint.keymap import QWEN2_AUDIO_RUNTIME, convert
 
-    torch.manual_seed(3)
-    hf_cfg = transformers.Qwen2AudioConfig(
-        audio_config=dict(
-            d_model=64, encoder_attention_heads=4, encoder_layers=2, encoder_ffn_dim=128, num_mel_bins=128
-        ),
-        text_config=dict(
-            vocab_size=VOCAB,
-            hidden_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            intermediate_size=128,
-            rms_norm_eps=1e-6,
-        ),
-        audio_token_id=AUDIO_ID,
-    )
-    hf = transformers.Qwen2AudioForConditionalGeneration(hf_cfg).eval()
+    hf = tiny_qwen2_audio_hf(AUDIO_ID, vocab=VOCAB, seed=3)
     ours = AudioLM(tiny_v2_config())
     state, unmatched = convert(hf.state_dict(), QWEN2_AUDIO_RUNTIME)
     assert not unmatched
