@@ -62,7 +62,7 @@ def available_models() -> list[str]:
 
 
 def load(
-    name_or_path: str | os.PathLike,
+    name_or_path: str | os.PathLike | None = None,
     *,
     device: str | torch.device | None = None,
     dtype: str | torch.dtype = "auto",
@@ -73,7 +73,8 @@ def load(
     """Load a model by shipped name or checkpoint folder (official Qwen-Audio, HF Qwen2-Audio, auricle).
 
     Args:
-        name_or_path: a name from :func:`available_models` or a checkpoint folder.
+        name_or_path: a name from :func:`available_models` or a checkpoint folder; ``None``: the
+            shipped default model (none ships yet: a clear error says so).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``…; default CUDA when available, else CPU.
         dtype: ``"auto"`` (the checkpoint's dtype on GPU, float32 on CPU), ``"float32"``,
             ``"bfloat16"`` or ``"float16"``.
@@ -85,6 +86,13 @@ def load(
     """
     from auricle.checkpoint import load_checkpoint
 
+    if name_or_path is None:
+        if DEFAULT_MODEL is None:
+            raise CheckpointError(
+                "no model given and no shipped model is installed yet; pass a checkpoint folder, "
+                "e.g. auricle.load('path/to/Qwen-Audio')"
+            )
+        name_or_path = DEFAULT_MODEL
     folder = Path(name_or_path)
     if not folder.is_dir():
         shipped = SHIPPED_MODELS.get(str(name_or_path))

@@ -234,3 +234,9 @@ def test_empty_input_and_bad_question():
 def test_load_unknown_model_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         load("no-such-model")
+
+
+def test_load_without_a_model_says_none_ships_yet(monkeypatch):
+    monkeypatch.setattr("auricle.api.DEFAULT_MODEL", None)
+    with pytest.raises(CheckpointError, match="no shipped model"):
+        load()
