@@ -12,6 +12,7 @@ from auricle.errors import AuricleError
 _SUBCOMMAND_MODULES = [
     "auricle.checkpoint.cli",
     "auricle.data.cli",
+    "auricle.eval.cli",
     "auricle.tasks.cli",
     "auricle.train.cli",
 ]

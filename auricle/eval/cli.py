@@ -1,0 +1,60 @@
+"""`auricle eval`: score a model (``synthetic``: on a synthetic-corpus manifest, every task family)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    """Add the ``eval`` command and its sub-commands to the top-level ``subparsers``."""
+    ev = subparsers.add_parser("eval", help="evaluate a model with the project's metrics")
+    sub = ev.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
+    p = sub.add_parser(
+        "synthetic",
+        help="evaluate on a synthetic-corpus manifest, every task family",
+        description="Run the model on every example of a manifest (e.g. corpus/test.jsonl) and print "
+        "per-task metrics: WER/CER, word-boundary shift, BLEU, CIDEr-D and accuracies.",
+    )
+    p.add_argument("checkpoint", metavar="CKPT", help="checkpoint folder (or shipped model name)")
+    p.add_argument("--manifest", required=True, type=Path, help="JSONL manifest to evaluate on")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="first N examples of each task")
+    p.add_argument("--batch-size", type=int, default=8, metavar="B", help="audios per model call (8)")
+    p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the report as JSON")
+    p.add_argument(
+        "--max-new-tokens", type=int, default=None, metavar="N", help="cap on generated tokens per answer"
+    )
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA when available)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_synthetic)
+    ev.set_defaults(func=lambda args: _help(ev))
+
+
+def _synthetic(args: argparse.Namespace) -> int:
+    import auricle
+    from auricle.eval.synthetic import evaluate_manifest, load_examples
+
+    load_examples(args.manifest, limit_per_task=args.limit)  # fail on a bad manifest before loading the model
+    model = auricle.load(
+        args.checkpoint, device=args.device, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens
+    )
+    report = evaluate_manifest(
+        model,
+        args.manifest,
+        limit_per_task=args.limit,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+    )
+    print(report.to_markdown(), end="")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    return 0
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2

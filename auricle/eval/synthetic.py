@@ -1,0 +1,380 @@
+"""Evaluate a model on a held-out split of the synthetic corpus, every task family with its own metric.
+
+:func:`evaluate_manifest` reads a manifest (docs/manifest.md), runs the :class:`~auricle.api.AudioModel`
+task method of each example's task in batches, and scores the outputs with :mod:`auricle.eval.metrics`.
+What each task is scored with is listed in docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from auricle.data.manifest import TASKS, Example, read_manifest
+from auricle.errors import AudioError, ConfigError
+from auricle.eval.metrics import TimedWord, accuracy, bleu, cider_d, error_rate, normalize, word_shift_ms
+
+#: Tasks that are read but not scored, with the reason the report gives.
+SKIPPED_TASKS: dict[str, str] = {
+    "chat": "not scored: open-ended multi-turn answers have no single reference",
+}
+#: Manifest task -> ``AudioModel.classify`` kind.
+CLASSIFY_KINDS: dict[str, str] = {
+    "scene": "scene",
+    "event": "event",
+    "vocal": "vocal_sound",
+    "emotion": "emotion",
+}
+#: Languages scored per character (CER) rather than per word.
+CHARACTER_LANGUAGES = ("zh", "zh_tr", "ja")
+
+
+@dataclass
+class Metric:
+    """One score: ``name`` (``wer/en``, ``bleu/zh-en``, ``accuracy`` …), its value, and what it is over.
+
+    ``value`` is None when the metric is undefined (e.g. no word matched for the boundary shift).
+    ``count`` is the number of examples scored (for ``shift_ms``: the number of matched words).
+    """
+
+    name: str
+    value: float | None
+    count: int
+
+
+@dataclass
+class TaskResult:
+    """The metrics of one task; ``skipped`` says why a task present in the manifest was not scored."""
+
+    task: str
+    count: int
+    metrics: list[Metric] = field(default_factory=list)
+    skipped: str | None = None
+
+    def metric(self, name: str) -> Metric:
+        """The metric called ``name`` (KeyError naming the ones there are)."""
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(f"task {self.task!r} has no metric {name!r}; it has {[m.name for m in self.metrics]}")
+
+
+@dataclass
+class EvalReport:
+    """Per-task metrics of one evaluation run, in the order of :data:`~auricle.data.manifest.TASKS`."""
+
+    manifest: str
+    model: str | None
+    tasks: dict[str, TaskResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (undefined metric values are ``null``)."""
+        return asdict(self)
+
+    def to_markdown(self) -> str:
+        """A markdown table: one row per metric (one per skipped task)."""
+        lines = [
+            f"Evaluation of `{self.model or 'model'}` on `{self.manifest}`",
+            "",
+            "| task | examples | metric | value | n |",
+            "|---|---:|---|---:|---:|",
+        ]
+        for t in self.tasks.values():
+            if t.skipped:
+                lines.append(f"| {t.task} | {t.count} | {t.skipped} | – | – |")
+            for m in t.metrics:
+                lines.append(f"| {t.task} | {t.count} | {m.name} | {_format(m)} | {m.count} |")
+        return "\n".join(lines) + "\n"
+
+
+def _format(m: Metric) -> str:
+    if m.value is None or not math.isfinite(m.value):
+        return "n/a"
+    kind = m.name.split("/")[0]
+    if kind in ("wer", "cer") or kind.endswith("accuracy"):
+        return f"{100 * m.value:.1f}%"
+    if kind == "cider_d":
+        return f"{m.value:.3f}"
+    if kind == "shift_ms":
+        return f"{m.value:.1f} ms"
+    return f"{m.value:.2f}"
+
+
+# ------------------------------------------------------------------------------------------ reading
+def load_examples(manifest: str | Path, *, limit_per_task: int | None = None) -> list[Example]:
+    """The valid examples of ``manifest`` (the first ``limit_per_task`` of each task), audio checked.
+
+    Raises ConfigError for a missing, empty or malformed manifest and AudioError when audio files
+    are missing.
+    """
+    path = Path(manifest)
+    if not path.is_file():
+        raise ConfigError(
+            f"manifest {str(path)!r} not found; pass a JSONL manifest such as corpus/test.jsonl"
+        )
+    if limit_per_task is not None and limit_per_task < 1:
+        raise ConfigError(f"limit per task must be >= 1, got {limit_per_task}")
+    examples: list[Example] = []
+    seen: dict[str, int] = defaultdict(int)
+    try:
+        for ex in read_manifest(path):
+            ex.validate()
+            if limit_per_task is None or seen[ex.task] < limit_per_task:
+                seen[ex.task] += 1
+                examples.append(ex)
+    except ValueError as e:  # json.JSONDecodeError is a ValueError too
+        raise ConfigError(f"bad manifest {str(path)!r}: {e}") from e
+    if not examples:
+        raise ConfigError(f"manifest {str(path)!r} has no examples")
+    missing = sorted({p for ex in examples for p in ex.audio if not _resolve(path, p).is_file()})
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise AudioError(
+            f"{len(missing)} audio file(s) of {str(path)!r} not found: {shown}; audio paths are relative "
+            "to the manifest's folder: keep the manifest next to its audio/ folder"
+        )
+    return examples
+
+
+def _resolve(manifest: Path, audio: str) -> Path:
+    p = Path(audio)
+    return p if p.is_absolute() else manifest.parent / p
+
+
+# ------------------------------------------------------------------------------------------ running
+class _Runner:
+    """Calls model methods in chunks of ``batch_size`` while advancing one progress bar."""
+
+    def __init__(self, model: Any, manifest: Path, batch_size: int, bar: tqdm) -> None:
+        self.model = model
+        self.manifest = manifest
+        self.batch_size = batch_size
+        self.bar = bar
+
+    def paths(self, examples: Sequence[Example]) -> list[str]:
+        return [str(_resolve(self.manifest, ex.audio[0])) for ex in examples]
+
+    def run(self, fn: Callable[..., list], items: Sequence, *extra: Sequence, **kwargs: Any) -> list:
+        """``fn(chunk, *extra_chunks, batch_size=…, **kwargs)`` over chunks of ``items``; the joined outputs."""
+        out: list = []
+        for i in range(0, len(items), self.batch_size):
+            chunk = list(items[i : i + self.batch_size])
+            rest = [list(x[i : i + self.batch_size]) for x in extra]
+            out.extend(fn(chunk, *rest, batch_size=self.batch_size, **kwargs))
+            self.bar.update(len(chunk))
+        return out
+
+
+def _groups(examples: Sequence[Example], key: Callable[[Example], Any]) -> dict[Any, list[Example]]:
+    groups: dict[Any, list[Example]] = defaultdict(list)
+    for ex in examples:
+        groups[key(ex)].append(ex)
+    return dict(sorted(groups.items(), key=lambda kv: str(kv[0])))
+
+
+def _error_name(language: str | None) -> str:
+    return f"{'cer' if language in CHARACTER_LANGUAGES else 'wer'}/{language or 'auto'}"
+
+
+def _score_asr(r: _Runner, examples: list[Example]) -> list[Metric]:
+    metrics = []
+    for lang, group in _groups(examples, lambda ex: ex.language).items():
+        hyps = r.run(r.model.transcribe, r.paths(group), language=lang)
+        refs = [ex.text for ex in group]
+        metrics.append(Metric(_error_name(lang), error_rate(refs, [h.text for h in hyps], lang), len(group)))
+    return metrics
+
+
+def _score_srwt(r: _Runner, examples: list[Example]) -> list[Metric]:
+    metrics = []
+    for lang, group in _groups(examples, lambda ex: ex.language).items():
+        hyps = r.run(r.model.transcribe, r.paths(group), language=lang, word_timestamps=True)
+        refs = [ex.text for ex in group]
+        metrics.append(Metric(_error_name(lang), error_rate(refs, [h.text for h in hyps], lang), len(group)))
+        total = matched = 0.0
+        for ex, hyp in zip(group, hyps):
+            ref_words = [TimedWord(w.word, w.start, w.end) for w in ex.words]
+            hyp_words = [TimedWord(w.word, w.start, w.end) for w in hyp.words]
+            shift, n = word_shift_ms(ref_words, hyp_words)
+            if n:
+                total += shift * n
+                matched += n
+        shift_ms = total / matched if matched else None  # no word matched: the shift is undefined
+        metrics.append(Metric(f"shift_ms/{lang or 'auto'}", shift_ms, int(matched)))
+    return metrics
+
+
+def _score_lid(r: _Runner, examples: list[Example]) -> list[Metric]:
+    hyps = r.run(r.model.detect_language, r.paths(examples))
+    return [
+        Metric("accuracy", accuracy([ex.language for ex in examples], [h.language for h in hyps]), len(hyps))
+    ]
+
+
+def _score_s2tt(r: _Runner, examples: list[Example]) -> list[Metric]:
+    metrics = []
+    for (src, tgt), group in _groups(examples, lambda ex: (ex.language, ex.target_language)).items():
+        hyps = r.run(r.model.translate, r.paths(group), to=tgt, language=src)
+        score = bleu([ex.text for ex in group], [h.text for h in hyps], tgt)
+        metrics.append(Metric(f"bleu/{src or 'auto'}-{tgt}", score, len(group)))
+    return metrics
+
+
+def _references_by_audio(r: _Runner, examples: list[Example]) -> dict[str, list[Example]]:
+    """Examples sharing an audio file: their texts are all references of the one caption."""
+    by_audio: dict[str, list[Example]] = defaultdict(list)
+    for ex, path in zip(examples, r.paths(examples)):
+        by_audio[path].append(ex)
+    return by_audio
+
+
+def _score_caption(r: _Runner, examples: list[Example]) -> list[Metric]:
+    by_audio = _references_by_audio(r, examples)
+    refs, hyps = [], []
+    # the tag renderer's default style is clotho: an example without a style was trained with it
+    groups = _groups(
+        list(by_audio),
+        lambda p: (by_audio[p][0].caption_style or "clotho", by_audio[p][0].target_language or "en"),
+    )
+    for (style, lang), paths in groups.items():
+        hyps += [c.text for c in r.run(r.model.caption, paths, style=style, language=lang)]
+        refs += [[ex.text for ex in by_audio[p]] for p in paths]
+    return [Metric("cider_d", cider_d(refs, hyps), len(hyps))]
+
+
+def _score_music_caption(r: _Runner, examples: list[Example]) -> list[Metric]:
+    by_audio = _references_by_audio(r, examples)
+    paths = list(by_audio)
+    hyps = r.run(lambda chunk, batch_size: describe_music(r.model, chunk, batch_size=batch_size), paths)
+    return [Metric("cider_d", cider_d([[ex.text for ex in by_audio[p]] for p in paths], hyps), len(hyps))]
+
+
+def describe_music(model: Any, audios: Sequence[str], *, batch_size: int | None = None) -> list[str]:
+    """Music descriptions (the ``music_caption`` task) of ``audios``.
+
+    ``AudioModel`` has no method for this task, so the v1 prompt (``<|caption|>…<|music_description|>``)
+    is run on the model's engine; models prompted with plain instructions get a plain caption. A model
+    object with its own ``describe_music(audios, batch_size=)`` method is used as is.
+    """
+    if hasattr(model, "describe_music"):
+        return list(model.describe_music(audios, batch_size=batch_size))
+    from auricle.tasks.analysis import build_requests, run_task
+    from auricle.tasks.caption import MAX_CAPTION_TOKENS
+    from auricle.tasks.prompts import resolve_format
+    from auricle.tasks.srwt import plain_text
+
+    if resolve_format(model.task_format, model.prompt_style) != "tags":
+        return [c.text for c in model.caption(list(audios), style="plain", batch_size=batch_size)]
+    requests = build_requests(
+        model.engine,
+        [model.load_audio(a) for a in audios],
+        "music_caption",
+        task_format=model.task_format,
+        max_seconds=model.max_audio_seconds,
+        output_language="en",
+    )
+    answered = run_task(
+        model.engine,
+        requests,
+        max_new_tokens=model.max_new_tokens or MAX_CAPTION_TOKENS,
+        task_format=model.task_format,
+    )
+    return [plain_text(a.pieces) for a in answered]
+
+
+def _score_classify(r: _Runner, examples: list[Example]) -> list[Metric]:
+    hyps = r.run(r.model.classify, r.paths(examples), kind=CLASSIFY_KINDS[examples[0].task])
+    refs = [normalize(ex.label) for ex in examples]
+    return [Metric("accuracy", accuracy(refs, [normalize(h.label) for h in hyps]), len(hyps))]
+
+
+def _score_aqa(r: _Runner, examples: list[Example]) -> list[Metric]:
+    hyps = r.run(r.model.ask, r.paths(examples), [ex.question for ex in examples])
+    refs = [normalize(ex.text) for ex in examples]
+    return [Metric("accuracy", accuracy(refs, [normalize(h.text) for h in hyps]), len(hyps))]
+
+
+def _score_note(r: _Runner, examples: list[Example]) -> list[Metric]:
+    hyps = r.run(r.model.analyze_music, r.paths(examples))
+    n = len(hyps)
+
+    def share(field_: str, norm: Callable[[Any], Any]) -> float:
+        return sum(norm(ex.note.get(field_)) == norm(getattr(h, field_)) for ex, h in zip(examples, hyps)) / n
+
+    def as_text(v: Any) -> str | None:
+        return None if v is None else normalize(str(v))
+
+    return [
+        Metric("pitch_accuracy", share("pitch", lambda v: v), n),
+        Metric("instrument_accuracy", share("instrument", as_text), n),
+        Metric("velocity_accuracy", share("velocity", lambda v: v), n),
+    ]
+
+
+_SCORERS: dict[str, Callable[[_Runner, list[Example]], list[Metric]]] = {
+    "asr": _score_asr,
+    "srwt": _score_srwt,
+    "lid": _score_lid,
+    "s2tt": _score_s2tt,
+    "caption": _score_caption,
+    "music_caption": _score_music_caption,
+    "scene": _score_classify,
+    "event": _score_classify,
+    "vocal": _score_classify,
+    "emotion": _score_classify,
+    "aqa": _score_aqa,
+    "note_analysis": _score_note,
+}
+
+
+def evaluate_manifest(
+    model: Any,
+    manifest: str | Path,
+    *,
+    limit_per_task: int | None = None,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> EvalReport:
+    """Run ``model`` (an :class:`~auricle.api.AudioModel`) on every example of ``manifest`` and score it.
+
+    Args:
+        model: the model; anything with the ``AudioModel`` task methods works.
+        manifest: a JSONL manifest (e.g. the ``test.jsonl`` of a synthetic corpus); audio paths are
+            relative to its folder.
+        limit_per_task: score only the first N examples of each task (manifest order).
+        batch_size: how many audios go to the model per call.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        An :class:`EvalReport` with one :class:`TaskResult` per task in the manifest (``chat`` is
+        listed as skipped).
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    path = Path(manifest)
+    examples = load_examples(path, limit_per_task=limit_per_task)
+    by_task = _groups(examples, lambda ex: ex.task)
+    scored = sum(len(v) for k, v in by_task.items() if k in _SCORERS)
+    results: dict[str, TaskResult] = {}
+    with tqdm(total=scored, desc="evaluating", unit="ex", disable=not progress, file=sys.stderr) as bar:
+        runner = _Runner(model, path, batch_size, bar)
+        done = 0
+        for task in TASKS:
+            if task not in by_task:
+                continue
+            group = by_task[task]
+            if task in SKIPPED_TASKS:
+                results[task] = TaskResult(task, len(group), skipped=SKIPPED_TASKS[task])
+                continue
+            bar.set_postfix_str(task)
+            results[task] = TaskResult(task, len(group), _SCORERS[task](runner, group))
+            done += len(group)
+            bar.update(done - bar.n)  # captions run once per audio: catch up to the example count
+    return EvalReport(str(path), getattr(model, "name", None), results)

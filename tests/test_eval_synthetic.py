@@ -1,0 +1,306 @@
+"""`auricle eval synthetic`: metric wiring with a scripted model, and the plumbing end to end."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from auricle.data.manifest import Example, Word, read_manifest, write_manifest
+from auricle.errors import AudioError, ConfigError
+from auricle.eval.cli import register
+from auricle.eval.synthetic import SKIPPED_TASKS, evaluate_manifest
+from auricle.tasks.results import (
+    Answer,
+    Caption,
+    Classification,
+    LanguageDetection,
+    NoteAnalysis,
+    Segment,
+    Transcription,
+)
+from auricle.tasks.results import Word as ResultWord
+
+
+class ScriptedModel:
+    """Answers every task with the manifest's reference, except for the examples named in ``wrong``."""
+
+    name = "scripted"
+
+    def __init__(self, manifest: Path, wrong: dict[str, object] | None = None) -> None:
+        self.folder = manifest.parent
+        self.examples = list(read_manifest(manifest))
+        self.wrong = wrong or {}
+        self.batch_sizes: list[int] = []
+
+    def _find(self, path: str, task: str, **fields) -> Example:
+        rel = str(Path(path).relative_to(self.folder))
+        for ex in self.examples:
+            if ex.audio[0] == rel and ex.task == task and all(getattr(ex, k) == v for k, v in fields.items()):
+                return ex
+        raise AssertionError(f"no {task} example for {rel} {fields}")
+
+    def _answer(self, ex: Example, right):
+        return self.wrong.get(ex.id, right)
+
+    def _log(self, items: list) -> list:
+        self.batch_sizes.append(len(items))
+        return items
+
+    def transcribe(self, audios, *, language=None, word_timestamps=False, batch_size=None):
+        out = []
+        for a in self._log(audios):
+            ex = self._find(a, "srwt" if word_timestamps else "asr", language=language)
+            text = self._answer(ex, ex.text)
+            words = None
+            if word_timestamps:
+                words = self.wrong.get(ex.id + ":words") or [
+                    ResultWord(w.word, w.start, w.end) for w in ex.words
+                ]
+            out.append(
+                Transcription(text, language, [Segment(0, 0.0, ex.duration, text, words)], ex.duration)
+            )
+        return out
+
+    def translate(self, audios, *, to="en", language=None, batch_size=None):
+        out = []
+        for a in self._log(audios):
+            ex = self._find(a, "s2tt", target_language=to)
+            out.append(Transcription(self._answer(ex, ex.text), language, [], ex.duration, "translate", to))
+        return out
+
+    def detect_language(self, audios, *, batch_size=None):
+        exs = [self._find(a, "lid") for a in self._log(audios)]
+        return [LanguageDetection(self._answer(ex, ex.language), {}) for ex in exs]
+
+    def caption(self, audios, *, language="en", style="clotho", batch_size=None):
+        exs = [self._find(a, "caption") for a in self._log(audios)]
+        return [Caption(self._answer(ex, ex.text)) for ex in exs]
+
+    def describe_music(self, audios, *, batch_size=None):
+        exs = [self._find(a, "music_caption") for a in self._log(audios)]
+        return [self._answer(ex, ex.text) for ex in exs]
+
+    def classify(self, audios, kind="scene", *, batch_size=None):
+        task = {"vocal_sound": "vocal"}.get(kind, kind)
+        exs = [self._find(a, task) for a in self._log(audios)]
+        return [Classification(kind, self._answer(ex, ex.label.upper() + "."), 0.9) for ex in exs]
+
+    def ask(self, audios, questions, *, batch_size=None):
+        exs = [self._find(a, "aqa", question=q) for a, q in zip(self._log(audios), questions)]
+        return [Answer(ex.question, self._answer(ex, ex.text)) for ex in exs]
+
+    def analyze_music(self, audios, *, batch_size=None):
+        out = []
+        for a in self._log(audios):
+            ex = self._find(a, "note_analysis")
+            n = ex.note
+            right = NoteAnalysis(n["pitch"], n["velocity"], n["instrument"].title(), [], "")
+            out.append(self._answer(ex, right))
+        return out
+
+
+def _manifest(folder: Path) -> Path:
+    """A hand-written manifest: two examples per scored task, and one chat."""
+
+    def ex(i: str, task: str, clip: str, **kw) -> Example:
+        (folder / clip).touch()
+        return Example(id=i, task=task, audio=[clip], duration=2.0, split="test", **kw)
+
+    words = [Word("the", 0.1, 0.3), Word("cat", 0.4, 0.7), Word("sat", 0.8, 1.0)]
+    examples = [
+        ex("a1", "asr", "s1.flac", language="en", text="The cat sat."),
+        ex("a2", "asr", "s2.flac", language="en", text="a dog ran far away"),
+        ex("a3", "asr", "s3.flac", language="zh", text="公园里有帽子"),
+        ex("w1", "srwt", "s1.flac", language="en", text="The cat sat.", words=words),
+        ex(
+            "w2",
+            "srwt",
+            "s2.flac",
+            language="en",
+            text="a dog",
+            words=[Word("a", 0, 0.2), Word("dog", 0.3, 0.6)],
+        ),
+        ex("l1", "lid", "s1.flac", language="en"),
+        ex("l2", "lid", "s3.flac", language="zh"),
+        ex("t1", "s2tt", "s1.flac", language="en", target_language="de", text="Die Katze sass."),
+        ex("t2", "s2tt", "s3.flac", language="zh", target_language="en", text="There are hats in the park."),
+        ex("c1", "caption", "e1.flac", text="A dog barks twice.", caption_style="plain"),
+        ex("c2", "caption", "e1.flac", text="Two barks of a dog.", caption_style="plain"),
+        ex("c3", "caption", "e2.flac", text="Rain falls on a roof.", caption_style="plain"),
+        ex("m1", "music_caption", "n1.flac", text="A single bright string note."),
+        ex("m2", "music_caption", "n2.flac", text="A soft organ note."),
+        ex("sc1", "scene", "e1.flac", label="kitchen"),
+        ex("sc2", "scene", "e2.flac", label="street"),
+        ex("ev1", "event", "e1.flac", label="dog bark, alarm"),
+        ex("ev2", "event", "e2.flac", label="rain"),
+        ex("v1", "vocal", "s1.flac", label="laughter"),
+        ex("v2", "vocal", "s2.flac", label="cough"),
+        ex("em1", "emotion", "s1.flac", label="happy"),
+        ex("em2", "emotion", "s2.flac", label="sad"),
+        ex("q1", "aqa", "e1.flac", question="How many barks?", text="Two."),
+        ex("q2", "aqa", "e1.flac", question="Is it raining?", text="no"),
+        ex("n1", "note_analysis", "n1.flac", note={"pitch": 79, "velocity": 100, "instrument": "string"}),
+        ex("n2", "note_analysis", "n2.flac", note={"pitch": 60, "velocity": 50, "instrument": "organ"}),
+        ex(
+            "ch1",
+            "chat",
+            "e1.flac",
+            messages=[{"role": "user", "content": [{"type": "audio", "audio": 0}]}],
+        ),
+    ]
+    path = folder / "test.jsonl"
+    write_manifest(path, examples)
+    return path
+
+
+def _values(report) -> dict[str, float | None]:
+    return {f"{t.task}:{m.name}": m.value for t in report.tasks.values() for m in t.metrics}
+
+
+def test_scripted_references_score_perfectly(tmp_path):
+    path = _manifest(tmp_path)
+    model = ScriptedModel(path)
+    report = evaluate_manifest(model, path, batch_size=1, progress=False)
+    v = _values(report)
+    assert set(report.tasks) == {ex.task for ex in read_manifest(path)}
+    assert report.tasks["chat"].skipped == SKIPPED_TASKS["chat"] and not report.tasks["chat"].metrics
+    assert v["asr:wer/en"] == 0 and v["asr:cer/zh"] == 0 and v["srwt:wer/en"] == 0
+    assert v["srwt:shift_ms/en"] == 0 and report.tasks["srwt"].metric("shift_ms/en").count == 5
+    assert v["s2tt:bleu/en-de"] == pytest.approx(100) and v["s2tt:bleu/zh-en"] == pytest.approx(100)
+    for key in ("lid:accuracy", "scene:accuracy", "event:accuracy", "vocal:accuracy", "emotion:accuracy"):
+        assert v[key] == 1.0, key
+    assert v["aqa:accuracy"] == 1.0
+    assert v["note_analysis:pitch_accuracy"] == v["note_analysis:instrument_accuracy"] == 1.0
+    assert v["note_analysis:velocity_accuracy"] == 1.0
+    assert v["caption:cider_d"] > 0 and v["music_caption:cider_d"] > 0
+    # e1.flac has two caption examples: it is captioned once, with both texts as references
+    assert report.tasks["caption"].count == 3 and report.tasks["caption"].metric("cider_d").count == 2
+    assert max(model.batch_sizes) == 1
+
+
+def test_one_wrong_output_gives_the_expected_drop(tmp_path):
+    path = _manifest(tmp_path)
+    perfect = _values(evaluate_manifest(ScriptedModel(path), path, progress=False))
+    shifted = [ResultWord("the", 0.2, 0.4), ResultWord("cat", 0.4, 0.7), ResultWord("sat", 0.8, 1.0)]
+    wrong = {
+        "a2": "a dog ran far",  # 1 deletion over 3 + 5 reference words
+        "a3": "公园里有帽",  # 1 of 6 characters
+        "w1:words": shifted,  # one word off by 100 ms at both ends, of 5 matched words
+        "l2": "en",
+        "sc1": "street",
+        "v2": "laughter",
+        "q2": "yes",
+        "n2": NoteAnalysis(61, 50, "organ", [], ""),
+        "c3": "a cat sleeps",
+        "t2": "Hats.",
+    }
+    v = _values(evaluate_manifest(ScriptedModel(path, wrong), path, batch_size=2, progress=False))
+    assert v["asr:wer/en"] == pytest.approx(1 / 8)
+    assert v["asr:cer/zh"] == pytest.approx(1 / 6)
+    assert v["srwt:shift_ms/en"] == pytest.approx(100 / 5)
+    assert v["srwt:wer/en"] == 0
+    for key in (
+        "lid:accuracy",
+        "scene:accuracy",
+        "vocal:accuracy",
+        "aqa:accuracy",
+        "note_analysis:pitch_accuracy",
+    ):
+        assert v[key] == 0.5, key
+    assert v["event:accuracy"] == v["note_analysis:velocity_accuracy"] == 1.0
+    assert v["caption:cider_d"] < perfect["caption:cider_d"]
+    assert v["s2tt:bleu/zh-en"] < 100 and v["s2tt:bleu/en-de"] == pytest.approx(100)
+
+
+def test_limit_per_task_and_markdown(tmp_path):
+    path = _manifest(tmp_path)
+    report = evaluate_manifest(ScriptedModel(path), path, limit_per_task=1, progress=False)
+    assert all(t.count == 1 for t in report.tasks.values())
+    md = report.to_markdown()
+    assert "| asr | 1 | wer/en | 0.0% | 1 |" in md and "| chat | 1 | not scored" in md
+    assert json.loads(json.dumps(report.to_dict()))["tasks"]["lid"]["metrics"][0]["value"] == 1.0
+
+
+def test_bad_manifests_give_clear_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        evaluate_manifest(object(), tmp_path / "nope.jsonl", progress=False)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "task": "asr", "audio": ["a.flac"]}\n')
+    with pytest.raises(ConfigError, match=r"bad\.jsonl.*needs field 'text'"):
+        evaluate_manifest(object(), bad, progress=False)
+    bad.write_text("")
+    with pytest.raises(ConfigError, match="no examples"):
+        evaluate_manifest(object(), bad, progress=False)
+    path = _manifest(tmp_path)
+    (tmp_path / "s2.flac").unlink()
+    with pytest.raises(AudioError, match=r"1 audio file\(s\).*s2\.flac"):
+        evaluate_manifest(object(), path, progress=False)
+
+
+# ------------------------------------------------------------------------------- end to end
+def _has_espeak() -> bool:
+    from auricle.data.synth.backends import available_backends
+
+    return bool(available_backends()["espeak"])
+
+
+@pytest.mark.skipif(not _has_espeak(), reason="espeak-ng not installed")
+def test_random_checkpoint_end_to_end_through_the_cli(tmp_path, capsys):
+    from auricle.data.synth import SynthConfig, generate_corpus
+    from auricle.demo import build_random_checkpoint
+
+    corpus = tmp_path / "corpus"
+    config = SynthConfig(
+        out=corpus,
+        max_clips=14,
+        seed=12,
+        languages=("en", "zh"),
+        valid_frac=0.0,
+        test_frac=0.6,
+        progress=False,
+        command="test",
+    )
+    generate_corpus(config)
+    # train and test together cover every task family at this size; the paths stay relative
+    manifest = corpus / "all.jsonl"
+    manifest.write_text((corpus / "test.jsonl").read_text() + (corpus / "train.jsonl").read_text())
+    tasks = {ex.task for ex in read_manifest(manifest)}
+    ckpt = build_random_checkpoint(tmp_path / "ckpt")
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    out = tmp_path / "report.json"
+    argv = ["eval", "synthetic", str(ckpt), "--manifest", str(manifest), "--limit", "1"]
+    argv += [
+        "--batch-size",
+        "4",
+        "--max-new-tokens",
+        "6",
+        "--json",
+        str(out),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+    args = parser.parse_args(argv)
+    assert args.func(args) == 0
+
+    report = json.loads(out.read_text())
+    assert set(report["tasks"]) == tasks
+    for task, result in report["tasks"].items():
+        assert result["count"] == 1
+        if task in SKIPPED_TASKS:
+            assert result["skipped"] and not result["metrics"]
+            continue
+        assert result["metrics"], task
+        for m in result["metrics"]:
+            if m["name"].startswith("shift_ms") and m["count"] == 0:
+                assert m["value"] is None  # a random model's words rarely match the reference
+            else:
+                assert math.isfinite(m["value"]) and m["value"] >= 0, (task, m)
+    printed = capsys.readouterr().out
+    assert "| task | examples | metric | value | n |" in printed and "| lid | 1 | accuracy |" in printed
