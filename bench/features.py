@@ -14,26 +14,14 @@ clip. Each timing is the minimum over repeats after a warm-up. The outputs are c
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
+from machine import cpu_model
 
 from auricle.audio.features import log_mel
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo, or what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def best_time(call: Callable[[], object], repeats: int) -> float:

@@ -14,27 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_model
+
 from auricle.data.synth import SynthConfig, generate_corpus
 from auricle.data.synth.grammar import LANGUAGES
 from auricle.data.synth.vocab import vocabulary
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo, or what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def cpu_seconds() -> float:
