@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from auricle.model import AudioLM, preset
 from auricle.train.config import AUDIO_PARTS, available_recipes, load_recipe
 from auricle.train.distributed import DistInfo
 from auricle.train.freeze import apply_freezing
-from auricle.train.loop import Trainer, train
+from auricle.train.loop import Trainer, WarmupCosine, train
 from auricle.train.lora import add_lora, load_adapter, merge_lora
 from auricle.train.setup import build_tokenizer
 from auricle.train.state import find_latest, is_complete, load_training_state
@@ -305,6 +306,52 @@ def test_sigkill_then_resume_matches_uninterrupted(reference, tmp_path: Path) ->
     assert result.start_step == 4 and result.step == 8
     got = dict(enumerate(result.losses, start=5))
     assert max(abs(got[s] - want[s]) for s in range(5, 9)) <= 1e-6, (got, want)
+
+
+def test_resume_follows_the_recipes_schedule_not_the_checkpoints(reference, tmp_path: Path) -> None:
+    """A resumed run may shorten (or lengthen) training: the LR then follows the new schedule."""
+    base, _, ref_out = reference
+    out = tmp_path / "shorter"
+    _copy_ckpt(ref_out / "checkpoints" / "step_00000004", out / "checkpoints" / "step_00000004")
+    overrides = [
+        *base,
+        f"log.out_dir={out}",
+        "train.max_steps=6",
+        "optim.schedule_steps=6",
+        "log.log_every=1",
+    ]
+    recipe = load_recipe("tiny-test", overrides)
+    trainer = Trainer(recipe, CPU)
+    trainer.resume(True)
+    assert trainer.step == 4
+    want = [recipe.optim.lr * trainer.schedule(4)]
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx(
+        want * len(trainer.optimizer.param_groups)
+    )
+    assert trainer.schedule.total == 6
+    trainer.run()
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    lrs = {r["step"]: r["lr"] for r in rows if r["split"] == "train"}
+    # the LR logged for step s is the one it ran with: schedule(s - 1)
+    assert lrs[6] == pytest.approx(recipe.optim.lr * trainer.schedule(5), rel=1e-6)
+    old = WarmupCosine(recipe.optim.warmup_steps, 8, recipe.optim.min_lr_ratio)
+    assert abs(lrs[6] - recipe.optim.lr * old(5)) > 1e-5  # not the checkpoint's 8-step schedule
+
+
+def test_export_of_a_tied_model_keeps_one_shared_matrix(tmp_path: Path) -> None:
+    """Tied embeddings (auricle-small) export and reload: the head stays the embedding."""
+    from auricle.tokenizer import train_bpe_tokenizer
+    from auricle.tokenizer.specials import ALL_V1_SPECIALS
+    from auricle.train.export import full_state_dict, write_model_folder
+
+    tok = train_bpe_tokenizer(["a river stone in the quiet water"] * 4, 300, specials=ALL_V1_SPECIALS)
+    cfg = preset("tiny-qwen-audio")
+    cfg = cfg.replace(text=dataclasses.replace(cfg.text, vocab_size=len(tok), tie_embeddings=True))
+    model = AudioLM(cfg)
+    folder = write_model_folder(full_state_dict(model), cfg, tok, tmp_path / "model")
+    loaded = load_checkpoint(folder).model
+    assert loaded.lm_head.weight is loaded.text.embed.weight
+    assert torch.equal(loaded.text.embed.weight, model.text.embed.weight)
 
 
 def test_two_process_fsdp_equals_one_process(reference, tmp_path: Path) -> None:

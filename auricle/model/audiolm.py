@@ -43,7 +43,12 @@ class AudioLM(nn.Module):
             self.audio_bos_eos = nn.Embedding(2, cfg.text.hidden_size)
         self.text = TextModel(cfg.text)
         self.lm_head = nn.Linear(cfg.text.hidden_size, cfg.text.vocab_size, bias=False)
-        if cfg.text.tie_embeddings:
+        self.tie_weights()
+
+    def tie_weights(self) -> None:
+        """Share the LM head with the token embedding when the config ties them (again after
+        ``load_state_dict(assign=True)``, which replaces parameters one by one)."""
+        if self.cfg.text.tie_embeddings:
             self.lm_head.weight = self.text.embed.weight
 
     def init_text_weights(self, std: float = 0.02) -> None:

@@ -106,6 +106,7 @@ class TrainSection:
     cached_encoder_layers: int = (
         0  # > 0: freeze the encoder front end and this many blocks, cache their output
     )
+    encoder_cache: str = ""  # cache folder ("": OUT_DIR/encoder_cache); reused when its fingerprint matches
     trainable: list[str] = field(default_factory=lambda: list(AUDIO_PARTS))  # regexes of trained parameters
     frozen: list[str] = field(default_factory=list)  # regexes frozen even if `trainable` matches
 

@@ -37,6 +37,7 @@ def write_model_folder(
     with torch.device("meta"):
         model = AudioLM(cfg)
     model.load_state_dict(state, strict=True, assign=True)
+    model.tie_weights()
     folder = save_checkpoint(model, folder, progress=False)
     tokenizer.save(folder)
     return folder

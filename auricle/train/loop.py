@@ -146,7 +146,7 @@ class Trainer:
     def _encoder_cache(self, model: torch.nn.Module) -> EncoderCache:
         """Build (rank 0) or open the cache of encoder states after the frozen blocks."""
         r = self.recipe
-        folder = Path(r.log.out_dir) / "encoder_cache"
+        folder = Path(r.train.encoder_cache or Path(r.log.out_dir) / "encoder_cache")
         if self.info.is_main:
             paths = setup.manifest_audio_paths(r.data.train)
             build_encoder_cache(
@@ -190,7 +190,12 @@ class Trainer:
         if not path.is_dir():
             raise CheckpointError(f"--resume {path}: no such checkpoint folder")
         extra = load_training_state(path, self.model, self.optimizer, self.info)
-        self.scheduler.load_state_dict(extra["scheduler"])
+        # The recipe, not the checkpoint, defines the schedule (a resumed run may change max_steps):
+        # skip LambdaLR's restore of the schedule object's fields and recompute the current LR.
+        state = {**extra["scheduler"], "lr_lambdas": [None] * len(self.scheduler.lr_lambdas)}
+        self.scheduler.load_state_dict(state)
+        for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
+            group["lr"] = base * self.schedule(self.scheduler.last_epoch)
         self.sampler.load_state_dict(extra["data"])
         self.step = int(extra["step"])
 

@@ -1,0 +1,135 @@
+"""Package a trained model for shipping inside auricle: fp16 weights, tokenizer, recipes, licence.
+
+``python -m auricle.train.package SRC DST --recipe stage1.yaml --recipe stage2.yaml`` reads the model
+folder a training run exported (``runs/auricle-small/stage2/model``), casts it to float16 (loaded
+back as float32 on a CPU) and writes ``DST`` with the tokenizer, the exact recipes that made it, the
+licence of the Whisper weights it starts from, and a README naming the commands. ``make
+train-small`` ends with this step; the result is ``auricle/weights/auricle-small``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from auricle.checkpoint import load_checkpoint, save_checkpoint
+from auricle.errors import CheckpointError
+from auricle.tokenizer import load_tokenizer
+
+#: OpenAI Whisper's licence: the audio encoder of every auricle-small model starts from its weights.
+WHISPER_LICENSE = """\
+The audio encoder of this model was initialised from OpenAI Whisper (base) weights,
+distributed under the following licence.
+
+MIT License
+
+Copyright (c) 2022 OpenAI
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+"""
+
+README = """\
+# {name}
+
+A small Qwen-Audio-architecture model trained by auricle on its own synthetic corpus: OpenAI
+Whisper-base's encoder (MIT, see LICENSE-whisper.txt), average pooling, a projection and a
+{layers}-layer {width}-wide Qwen-style decoder ({params:,} parameters, stored as float16).
+Everything else (decoder, projection, tokenizer) was trained by auricle and is released under
+auricle's licence (Apache-2.0).
+
+Metrics, data, compute and limits: docs/model-card.md in the auricle repository.
+
+## How it was made
+
+```
+{commands}
+```
+
+The recipes, exactly as run, are {recipes}.
+"""
+
+COMMANDS = """\
+make train-small     # corpus, stage 1, stage 2, then this packaging step:
+python -m auricle.train.package runs/auricle-small/stage2/model auricle/weights/auricle-small \\
+    --recipe runs/auricle-small/stage1/model/recipe.yaml --recipe runs/auricle-small/stage2/model/recipe.yaml"""
+
+
+def package_model(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    recipes: list[str | Path] = (),
+    name: str = "auricle-small",
+    commands: str = COMMANDS,
+) -> Path:
+    """Write the model in ``src`` as a float16 package folder ``dst`` (replaced); returns ``dst``."""
+    src, dst = Path(src), Path(dst)
+    if src.resolve() == dst.resolve():
+        raise CheckpointError("package: the destination must differ from the source folder")
+    loaded = load_checkpoint(src, dtype="float32", device="cpu")
+    tokenizer = load_tokenizer(src)
+    if dst.exists():
+        shutil.rmtree(dst)
+    save_checkpoint(loaded.model, dst, dtype="float16", progress=False)
+    tokenizer.save(dst)
+    names = []
+    for i, recipe in enumerate(recipes, start=1):
+        target = dst / f"recipe-stage{i}.yaml"
+        shutil.copyfile(recipe, target)
+        names.append(target.name)
+    (dst / "LICENSE-whisper.txt").write_text(WHISPER_LICENSE, encoding="utf-8")
+    cfg = loaded.model.cfg
+    (dst / "README.md").write_text(
+        README.format(
+            name=name,
+            layers=cfg.text.n_layers,
+            width=cfg.text.hidden_size,
+            params=loaded.model.num_parameters(),
+            commands=commands,
+            recipes=", ".join(names) or "not recorded",
+        ),
+        encoding="utf-8",
+    )
+    for path in dst.iterdir():  # temporary files are created private; a package is world-readable
+        path.chmod(0o644)
+    return dst
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m auricle.train.package SRC DST [--recipe R ...]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m auricle.train.package", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("src", help="model folder written by `auricle train` (OUT_DIR/model)")
+    parser.add_argument("dst", help="package folder to write (replaced), e.g. auricle/weights/auricle-small")
+    parser.add_argument(
+        "--recipe", action="append", default=[], help="recipe YAML that made it (repeat, in order)"
+    )
+    parser.add_argument("--name", default="auricle-small", help="model name in the README")
+    args = parser.parse_args(argv)
+    out = package_model(args.src, args.dst, recipes=args.recipe, name=args.name)
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(f"packaged {args.src} -> {out} ({size / 2**20:.1f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Packaging a trained model for shipping: float16 weights that load back as float32, with the
+tokenizer, recipes and the Whisper licence beside them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from auricle.api import load
+from auricle.checkpoint import load_checkpoint
+from auricle.demo import build_random_checkpoint
+from auricle.train.package import main
+
+
+def test_package_writes_a_float16_model_that_loads_as_float32(tmp_path: Path) -> None:
+    src = build_random_checkpoint(tmp_path / "src")
+    recipe = tmp_path / "stage1.yaml"
+    recipe.write_text("name: test\n")
+    dst = tmp_path / "pkg"
+    assert main([str(src), str(dst), "--recipe", str(recipe)]) == 0
+    names = {p.name for p in dst.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "LICENSE-whisper.txt", "README.md"} <= names
+    assert (dst / "recipe-stage1.yaml").read_text() == "name: test\n"
+    assert "MIT License" in (dst / "LICENSE-whisper.txt").read_text()
+    assert json.loads((dst / "config.json").read_text())["dtype"] == "float16"
+    want = load_checkpoint(src).model.state_dict()
+    got = load_checkpoint(dst, device="cpu").model.state_dict()
+    assert got.keys() == want.keys()
+    for name, tensor in got.items():
+        assert tensor.dtype == torch.float32  # auto dtype on a CPU
+        assert torch.equal(tensor, want[name].half().float()), name
+    model = load(str(dst), device="cpu", max_new_tokens=2)  # and the public API takes it
+    assert model.caption(torch.zeros(16000).numpy()).text is not None
