@@ -46,11 +46,10 @@ from auricle.tasks.translate import translate as _translate
 from auricle.tokenizer import load_tokenizer
 from auricle.tokenizer.base import Tokenizer
 
-#: Models that ship with auricle, by name -> folder inside the installed package. None yet: the
-#: small model is still being trained; until it ships, pass the path of a checkpoint folder.
-SHIPPED_MODELS: dict[str, Path] = {}
-#: The model used when none is named (the shipped small model, once it exists).
-DEFAULT_MODEL: str | None = None
+#: Models that ship with auricle, by name -> folder inside the installed package (docs/model-card.md).
+SHIPPED_MODELS: dict[str, Path] = {"auricle-small": Path(__file__).parent / "weights" / "auricle-small"}
+#: The model used when none is named.
+DEFAULT_MODEL: str | None = "auricle-small"
 
 AudioInput = str | os.PathLike | bytes | bytearray | np.ndarray | torch.Tensor
 AudioArg = AudioInput | Sequence[AudioInput]
@@ -74,7 +73,7 @@ def load(
 
     Args:
         name_or_path: a name from :func:`available_models` or a checkpoint folder; ``None``: the
-            shipped default model (none ships yet: a clear error says so).
+            shipped default model, ``auricle-small``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``…; default CUDA when available, else CPU.
         dtype: ``"auto"`` (the checkpoint's dtype on GPU, float32 on CPU), ``"float32"``,
             ``"bfloat16"`` or ``"float16"``.
@@ -96,7 +95,12 @@ def load(
     folder = Path(name_or_path)
     if not folder.is_dir():
         shipped = SHIPPED_MODELS.get(str(name_or_path))
-        if shipped is None or not shipped.is_dir():
+        if shipped is not None and not (shipped / "config.json").is_file():
+            raise CheckpointError(
+                f"the shipped model {str(name_or_path)!r} is missing from this installation "
+                f"(expected in {shipped}); reinstall auricle, or pass a checkpoint folder"
+            )
+        if shipped is None:
             raise CheckpointError(
                 f"model {str(name_or_path)!r} not found: it is not a folder and not a shipped model "
                 f"(available models: {available_models()}); pass the path of a checkpoint folder"

@@ -240,3 +240,9 @@ def test_load_without_a_model_says_none_ships_yet(monkeypatch):
     monkeypatch.setattr("auricle.api.DEFAULT_MODEL", None)
     with pytest.raises(CheckpointError, match="no shipped model"):
         load()
+
+
+def test_load_a_shipped_model_whose_files_are_missing_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr("auricle.api.SHIPPED_MODELS", {"gone": tmp_path / "gone"})
+    with pytest.raises(CheckpointError, match="missing from this installation"):
+        load("gone")
