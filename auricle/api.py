@@ -25,6 +25,7 @@ from auricle.audio import load_audio
 from auricle.errors import CheckpointError, ConfigError
 from auricle.model.audiolm import AudioLM
 from auricle.tasks.caption import caption as _caption
+from auricle.tasks.caption import describe_music as _describe_music
 from auricle.tasks.classify import KINDS
 from auricle.tasks.classify import classify as _classify
 from auricle.tasks.engine import Engine, ModelEngine
@@ -278,6 +279,10 @@ class AudioModel:
         return self._run(
             audio, batch_size, _classify, kind=kind, candidates=candidates, max_seconds=self.max_audio_seconds
         )
+
+    def describe_music(self, audio: AudioArg, *, batch_size: int | None = None) -> Caption | list[Caption]:
+        """A description of a piece of music: genre, mood, key, tempo and instruments."""
+        return self._run(audio, batch_size, _describe_music, max_seconds=self.max_audio_seconds)
 
     def analyze_music(
         self, audio: AudioArg, *, batch_size: int | None = None

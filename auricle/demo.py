@@ -32,7 +32,7 @@ from auricle.checkpoint import save_checkpoint
 from auricle.data.manifest import Example
 from auricle.errors import AuricleError
 from auricle.eval.metrics import error_rate, normalize
-from auricle.eval.synthetic import CHARACTER_LANGUAGES, CLASSIFY_KINDS, describe_music, load_examples
+from auricle.eval.synthetic import CHARACTER_LANGUAGES, CLASSIFY_KINDS, load_examples
 from auricle.model import AudioLM, preset
 from auricle.tasks.cli import printable
 from auricle.tasks.results import NoteAnalysis
@@ -289,7 +289,7 @@ def show_music(d: Demo) -> None:
         table.append([name(ex), "note", "model: " + _cut(mine)])
         table.append(["", "", "ref:   " + theirs])
     if described:
-        texts = d.call(lambda paths: describe_music(d.model, paths), described)
+        texts = d.call(lambda paths: [c.text for c in d.model.describe_music(paths)], described)
         for ex, text in zip(described, texts):
             table.append([name(ex), "description", "model: " + _cut(text)])
             table.append(["", "", "ref:   " + _cut(ex.text or "")])

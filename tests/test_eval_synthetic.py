@@ -82,7 +82,7 @@ class ScriptedModel:
 
     def describe_music(self, audios, *, batch_size=None):
         exs = [self._find(a, "music_caption") for a in self._log(audios)]
-        return [self._answer(ex, ex.text) for ex in exs]
+        return [Caption(self._answer(ex, ex.text)) for ex in exs]
 
     def classify(self, audios, kind="scene", *, batch_size=None):
         task = {"vocal_sound": "vocal"}.get(kind, kind)

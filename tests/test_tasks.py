@@ -116,6 +116,10 @@ def test_caption_ask_music():
     assert model.ask([noise(1.0)] * 2, "what is it?") == [Answer("what is it?", "a dog barks")] * 2
     assert prompt_text_of(engine.tokenizer, engine.requests[-1]).endswith("<|question|>what is it?<|answer|>")
 
+    model, engine = model_with("upbeat pop in A major")
+    assert model.describe_music([noise(1.0)]) == [Caption("upbeat pop in A major")]
+    assert "<|music_description|>" in prompt_text_of(engine.tokenizer, engine.requests[-1])
+
     model, _ = model_with(
         "<|pitch|><|midi_pitch_60|><|velocity|><|midi_velocity_100|><|instrument|>keyboard<|sonic|>bright, percussive"
     )

@@ -257,36 +257,8 @@ def _score_music_caption(r: _Runner, examples: list[Example]) -> list[Metric]:
 
 
 def describe_music(model: Any, audios: Sequence[str], *, batch_size: int | None = None) -> list[str]:
-    """Music descriptions (the ``music_caption`` task) of ``audios``.
-
-    ``AudioModel`` has no method for this task, so the v1 prompt (``<|caption|>…<|music_description|>``)
-    is run on the model's engine; models prompted with plain instructions get a plain caption. A model
-    object with its own ``describe_music(audios, batch_size=)`` method is used as is.
-    """
-    if hasattr(model, "describe_music"):
-        return list(model.describe_music(audios, batch_size=batch_size))
-    from auricle.tasks.analysis import build_requests, run_task
-    from auricle.tasks.caption import MAX_CAPTION_TOKENS
-    from auricle.tasks.prompts import resolve_format
-    from auricle.tasks.srwt import plain_text
-
-    if resolve_format(model.task_format, model.prompt_style) != "tags":
-        return [c.text for c in model.caption(list(audios), style="plain", batch_size=batch_size)]
-    requests = build_requests(
-        model.engine,
-        [model.load_audio(a) for a in audios],
-        "music_caption",
-        task_format=model.task_format,
-        max_seconds=model.max_audio_seconds,
-        output_language="en",
-    )
-    answered = run_task(
-        model.engine,
-        requests,
-        max_new_tokens=model.max_new_tokens or MAX_CAPTION_TOKENS,
-        task_format=model.task_format,
-    )
-    return [plain_text(a.pieces) for a in answered]
+    """Music descriptions (the ``music_caption`` task) of ``audios`` as plain strings."""
+    return [c.text for c in model.describe_music(list(audios), batch_size=batch_size)]
 
 
 def _score_classify(r: _Runner, examples: list[Example]) -> list[Metric]:

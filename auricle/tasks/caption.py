@@ -9,7 +9,7 @@ import numpy as np
 from auricle.tasks.analysis import build_requests, run_task
 from auricle.tasks.engine import Engine
 from auricle.tasks.longform import DEFAULT_MAX_SECONDS
-from auricle.tasks.prompts import check_language
+from auricle.tasks.prompts import check_language, resolve_format
 from auricle.tasks.results import Caption
 from auricle.tasks.srwt import plain_text
 
@@ -44,3 +44,37 @@ def caption(
             engine, requests, max_new_tokens=max_new_tokens or MAX_CAPTION_TOKENS, task_format=task_format
         )
     ]
+
+
+def describe_music(
+    engine: Engine,
+    audios: Sequence[np.ndarray],
+    *,
+    task_format: str = "auto",
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    max_new_tokens: int | None = None,
+) -> list[Caption]:
+    """Describe each piece of music (genre, mood, key, tempo, instruments): Qwen-Audio's
+    ``<|caption|>…<|music_description|>`` task. Models prompted with plain instructions (Qwen2-Audio)
+    get a plain caption request instead."""
+    if resolve_format(task_format, engine.style) != "tags":
+        return caption(
+            engine,
+            audios,
+            style="plain",
+            task_format=task_format,
+            max_seconds=max_seconds,
+            max_new_tokens=max_new_tokens,
+        )
+    requests = build_requests(
+        engine,
+        audios,
+        "music_caption",
+        task_format=task_format,
+        max_seconds=max_seconds,
+        output_language="en",
+    )
+    answered = run_task(
+        engine, requests, max_new_tokens=max_new_tokens or MAX_CAPTION_TOKENS, task_format=task_format
+    )
+    return [Caption(plain_text(a.pieces)) for a in answered]
