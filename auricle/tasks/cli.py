@@ -57,6 +57,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--candidates", help="comma-separated labels to choose from (scored by the model)")
     p.set_defaults(func=_run_classify)
 
+    p = _task_parser(subparsers, "detect-language", "the spoken language of each audio (first 30 s)")
+    p.set_defaults(func=_run_detect_language)
+
+    p = _task_parser(subparsers, "music", "describe a piece of music, or analyse a single note (--note)")
+    p.add_argument(
+        "--note", action="store_true", help="note analysis: pitch, velocity, instrument and qualities"
+    )
+    p.set_defaults(func=_run_music)
+
     p = subparsers.add_parser("chat", help="interactive chat about audio", description=_CHAT_HELP)
     _model_options(p)
     p.add_argument("--system", help="system prompt (default: 'You are a helpful assistant.')")
@@ -178,6 +187,16 @@ def _run_ask(args: argparse.Namespace) -> int:
 def _run_classify(args: argparse.Namespace) -> int:
     candidates = [c.strip() for c in args.candidates.split(",")] if args.candidates else None
     return _run_files(args, lambda model, paths: model.classify(paths, args.kind, candidates=candidates))
+
+
+def _run_detect_language(args: argparse.Namespace) -> int:
+    return _run_files(args, lambda model, paths: model.detect_language(paths))
+
+
+def _run_music(args: argparse.Namespace) -> int:
+    if args.note:
+        return _run_files(args, lambda model, paths: model.analyze_music(paths))
+    return _run_files(args, lambda model, paths: model.describe_music(paths))
 
 
 # ------------------------------------------------------------------------------------------ chat
