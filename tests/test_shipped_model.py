@@ -26,20 +26,21 @@ from auricle.eval.synthetic import CLASSIFY_KINDS, load_examples
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MODEL_ENV = "AURICLE_TEST_MODEL"
 
-# Thresholds, provisional until the trained auricle-small is measured on these clips: set each to
-# the shipped model's value plus a margin, so that a worse model (or a broken pipeline) fails.
+# Thresholds: the shipped auricle-small's value on these clips (in each comment; measured on CPU,
+# greedy decoding) plus a margin, so that a worse model or a broken pipeline fails. A model that
+# ignores the audio scores about 1.0 WER and 1/7 language accuracy. Retraining: re-measure, reset.
 #: Highest word error rate over the English clips (transcribe with the language given).
-MAX_ENGLISH_WER = 0.15
+MAX_ENGLISH_WER = 0.6  # shipped auricle-small: 0.389
 #: Highest mean error rate (WER; CER for Chinese) over the other speech clips, one value per clip.
-MAX_OTHER_LANGUAGE_ERROR = 0.4
+MAX_OTHER_LANGUAGE_ERROR = 0.95  # shipped: 0.846
 #: Lowest share of speech clips whose spoken language is detected right.
-MIN_LANGUAGE_ACCURACY = 0.85
+MIN_LANGUAGE_ACCURACY = 0.7  # shipped: 0.857 (6 of 7)
 #: Highest mean word-boundary shift (ms) on the English clips with word timestamps.
-MAX_WORD_SHIFT_MS = 120.0
+MAX_WORD_SHIFT_MS = 250.0  # shipped: 159 ms
 #: Lowest share of right labels on the sound clips (scene of the scene clip, events of both).
-MIN_SOUND_ACCURACY = 0.65
+MIN_SOUND_ACCURACY = 0.3  # shipped: 0.33 (the scene right, both event lists wrong)
 #: Lowest share of right voice (vocal) and prosody (emotion) labels on the speech clips.
-MIN_SPEECH_LABEL_ACCURACY = 0.6
+MIN_SPEECH_LABEL_ACCURACY = 0.55  # shipped: 0.71 (10 of 14)
 
 
 @functools.cache

@@ -152,6 +152,13 @@ def test_classify_open_scores_the_answer():
     assert "<|vocal_classification|>" in prompt_text_of(engine.tokenizer, engine.requests[0])
 
 
+def test_classify_events_reads_timed_output_as_a_label_list():
+    model, _ = model_with("<|0.00|>thunder<|1.20|><|1.50|>water drip<|2.00|><|2.50|>water drip<|3.00|>")
+    assert model.classify(noise(1.0), "event").label == "thunder, water drip"
+    model, _ = model_with("dog barking")  # untimed answers (official Qwen-Audio) are kept as they are
+    assert model.classify(noise(1.0), "event").label == "dog barking"
+
+
 def test_classify_with_candidates_is_a_softmax_over_them():
     tok = ScriptedEngine("").tokenizer
     prefs = {"park": -1.0, "bus": -2.0, "metro station": -4.0}

@@ -66,11 +66,18 @@ def classify(
     )
     out = []
     for a in answers:
-        label = plain_text(a.pieces)
+        label = event_list(a.pieces) if kind == "event" else plain_text(a.pieces)
         cont = a.ids + ([end_id] if a.result.finish_reason == "stop" else [])
         score = round(math.exp(engine.score(a.request, [cont])[0]), 6) if cont else None
         out.append(Classification(kind, label, score, [Label(label, score)], text=label))
     return out
+
+
+def event_list(pieces) -> str:
+    """Sound events read from an answer: timed output (``<|t0|>label<|t1|>`` per event, as SRWT-style
+    event detection writes it) becomes the distinct labels in order, comma-separated."""
+    labels = [p.text.strip() for p in pieces if p.kind == "text" and p.text.strip()]
+    return ", ".join(dict.fromkeys(labels))
 
 
 def _end_id(engine: Engine, task_format: str) -> int:
