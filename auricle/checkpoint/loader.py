@@ -303,8 +303,7 @@ def finish_meta(model: AudioLM, dtype: torch.dtype, device: torch.device) -> Non
     if model.encoder.positions.is_meta:
         table = sinusoids(cfg.encoder.n_ctx, cfg.encoder.d_model).to(device=device, dtype=dtype)
         assign(model, "encoder.positions", table)
-    if cfg.text.tie_embeddings:
-        model.lm_head.weight = model.text.embed.weight
+    model.tie_weights()
     left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
     if left:
         raise CheckpointError(f"internal: tensors not loaded: {few(left)}")

@@ -94,10 +94,9 @@ def _grow_vocab(model: AudioLM, vocab_size: int, gen: torch.Generator) -> None:
 
     model.text.embed.weight = grown(model.text.embed.weight)
     model.text.embed.num_embeddings = vocab_size
-    if model.cfg.text.tie_embeddings:
-        model.lm_head.weight = model.text.embed.weight
-    else:
+    if not model.cfg.text.tie_embeddings:
         model.lm_head.weight = grown(model.lm_head.weight)
+    model.tie_weights()
     model.lm_head.out_features = vocab_size
     model.cfg.text.vocab_size = vocab_size  # one TextConfig object is shared by every text module
 
