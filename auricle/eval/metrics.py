@@ -11,7 +11,7 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 _TAG = re.compile(r"<\|.*?\|>")
@@ -107,6 +107,20 @@ def word_shift_ms(ref: Sequence[TimedWord], hyp: Sequence[TimedWord]) -> tuple[f
             r, h = ref[block.a + k], hyp[block.b + k]
             shifts.append((abs(r.start - h.start) + abs(r.end - h.end)) / 2 * 1000.0)
     return (sum(shifts) / len(shifts) if shifts else float("nan")), len(shifts)
+
+
+def pooled_word_shift_ms(
+    pairs: Iterable[tuple[Sequence[TimedWord], Sequence[TimedWord]]],
+) -> tuple[float | None, int]:
+    """:func:`word_shift_ms` over many utterances (``(reference, hypothesis)`` word lists): the mean
+    over every matched word of all of them, and how many matched (mean None when none did)."""
+    total, matched = 0.0, 0
+    for ref, hyp in pairs:
+        shift, n = word_shift_ms(ref, hyp)
+        if n:
+            total += shift * n
+            matched += n
+    return (total / matched if matched else None), matched
 
 
 def _ngrams(tokens: list[str], n: int) -> Counter:

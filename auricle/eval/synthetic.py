@@ -19,7 +19,15 @@ from tqdm import tqdm
 
 from auricle.data.manifest import TASKS, Example, read_manifest
 from auricle.errors import AudioError, ConfigError
-from auricle.eval.metrics import TimedWord, accuracy, bleu, cider_d, error_rate, normalize, word_shift_ms
+from auricle.eval.metrics import (
+    TimedWord,
+    accuracy,
+    bleu,
+    cider_d,
+    error_rate,
+    normalize,
+    pooled_word_shift_ms,
+)
 
 #: Tasks that are read but not scored, with the reason the report gives.
 SKIPPED_TASKS: dict[str, str] = {
@@ -198,16 +206,14 @@ def _score_srwt(r: _Runner, examples: list[Example]) -> list[Metric]:
         hyps = r.run(r.model.transcribe, r.paths(group), language=lang, word_timestamps=True)
         refs = [ex.text for ex in group]
         metrics.append(Metric(_error_name(lang), error_rate(refs, [h.text for h in hyps], lang), len(group)))
-        total = matched = 0.0
-        for ex, hyp in zip(group, hyps):
-            ref_words = [TimedWord(w.word, w.start, w.end) for w in ex.words]
-            hyp_words = [TimedWord(w.word, w.start, w.end) for w in hyp.words]
-            shift, n = word_shift_ms(ref_words, hyp_words)
-            if n:
-                total += shift * n
-                matched += n
-        shift_ms = total / matched if matched else None  # no word matched: the shift is undefined
-        metrics.append(Metric(f"shift_ms/{lang or 'auto'}", shift_ms, int(matched)))
+        shift_ms, matched = pooled_word_shift_ms(  # None when no word matched: the shift is undefined
+            (
+                [TimedWord(w.word, w.start, w.end) for w in ex.words],
+                [TimedWord(w.word, w.start, w.end) for w in hyp.words],
+            )
+            for ex, hyp in zip(group, hyps)
+        )
+        metrics.append(Metric(f"shift_ms/{lang or 'auto'}", shift_ms, matched))
     return metrics
 
 
@@ -252,13 +258,8 @@ def _score_caption(r: _Runner, examples: list[Example]) -> list[Metric]:
 def _score_music_caption(r: _Runner, examples: list[Example]) -> list[Metric]:
     by_audio = _references_by_audio(r, examples)
     paths = list(by_audio)
-    hyps = r.run(lambda chunk, batch_size: describe_music(r.model, chunk, batch_size=batch_size), paths)
+    hyps = [c.text for c in r.run(r.model.describe_music, paths)]
     return [Metric("cider_d", cider_d([[ex.text for ex in by_audio[p]] for p in paths], hyps), len(hyps))]
-
-
-def describe_music(model: Any, audios: Sequence[str], *, batch_size: int | None = None) -> list[str]:
-    """Music descriptions (the ``music_caption`` task) of ``audios`` as plain strings."""
-    return [c.text for c in model.describe_music(list(audios), batch_size=batch_size)]
 
 
 def _score_classify(r: _Runner, examples: list[Example]) -> list[Metric]:
