@@ -58,7 +58,12 @@ AudioArg = AudioInput | Sequence[AudioInput]
 
 def available_models() -> list[str]:
     """Names accepted by :func:`load` besides checkpoint paths."""
-    return sorted(name for name, folder in SHIPPED_MODELS.items() if folder.is_dir())
+    return sorted(name for name, folder in SHIPPED_MODELS.items() if _installed(folder))
+
+
+def _installed(folder: Path) -> bool:
+    """Whether a shipped model's files are present (a bare folder left by a broken install is not)."""
+    return (folder / "config.json").is_file()
 
 
 def load(
@@ -96,7 +101,7 @@ def load(
     folder = Path(name_or_path)
     if not folder.is_dir():
         shipped = SHIPPED_MODELS.get(str(name_or_path))
-        if shipped is not None and not (shipped / "config.json").is_file():
+        if shipped is not None and not _installed(shipped):
             raise CheckpointError(
                 f"the shipped model {str(name_or_path)!r} is missing from this installation "
                 f"(expected in {shipped}); reinstall auricle, or pass a checkpoint folder"
