@@ -4,6 +4,7 @@ tokenizer, recipes and the Whisper licence beside them."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -19,7 +20,13 @@ def test_package_writes_a_float16_model_that_loads_as_float32(tmp_path: Path) ->
     recipe = tmp_path / "stage1.yaml"
     recipe.write_text("name: test\n")
     dst = tmp_path / "pkg"
-    assert main([str(src), str(dst), "--recipe", str(recipe)]) == 0
+    umask = os.umask(0o022)
+    try:
+        assert main([str(src), str(dst), "--recipe", str(recipe)]) == 0
+    finally:
+        os.umask(umask)
+    assert (dst / "model.safetensors").stat().st_mode & 0o777 == 0o644  # not safetensors' owner-only
+    assert (dst / "tokenizer.json").read_bytes() == (src / "tokenizer.json").read_bytes()
     names = {p.name for p in dst.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "LICENSE-whisper.txt", "README.md"} <= names
     assert (dst / "recipe-stage1.yaml").read_text() == "name: test\n"

@@ -21,6 +21,13 @@ from auricle.errors import ConfigError
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 
 
+def _file_mode() -> int:
+    """The mode a newly created file gets here: 0o666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def parse_size(size: int | str) -> int:
     """Bytes from an int or a string such as ``"2GB"``, ``"500MB"``, ``"1GiB"``."""
     if isinstance(size, int):
@@ -86,6 +93,7 @@ def write_shards(
     for file_name, shard in zip(names, shards):
         tmp = folder / (file_name + ".tmp")
         save_file({k: _prepare(tensors[k], dtype) for k in shard}, str(tmp), metadata={"format": "pt"})
+        os.chmod(tmp, _file_mode())  # safetensors creates its files owner-only; a model is shared
         os.replace(tmp, folder / file_name)
         bar.update(sum(_target_nbytes(tensors[k], dtype) for k in shard))
     bar.close()

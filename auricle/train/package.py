@@ -16,7 +16,6 @@ from pathlib import Path
 
 from auricle.checkpoint import load_checkpoint, save_checkpoint
 from auricle.errors import CheckpointError
-from auricle.tokenizer import load_tokenizer
 
 #: OpenAI Whisper's licence: the audio encoder of every auricle-small model starts from its weights.
 WHISPER_LICENSE = """\
@@ -85,11 +84,9 @@ def package_model(
     if src.resolve() == dst.resolve():
         raise CheckpointError("package: the destination must differ from the source folder")
     loaded = load_checkpoint(src, dtype="float32", device="cpu")
-    tokenizer = load_tokenizer(src)
     if dst.exists():
         shutil.rmtree(dst)
-    save_checkpoint(loaded.model, dst, dtype="float16", progress=False)
-    tokenizer.save(dst)
+    save_checkpoint(loaded.model, dst, dtype="float16", tokenizer_folder=src, progress=False)
     names = []
     for i, recipe in enumerate(recipes, start=1):
         target = dst / f"recipe-stage{i}.yaml"
@@ -108,8 +105,6 @@ def package_model(
         ),
         encoding="utf-8",
     )
-    for path in dst.iterdir():  # temporary files are created private; a package is world-readable
-        path.chmod(0o644)
     return dst
 
 
