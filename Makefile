@@ -30,7 +30,7 @@ lint: $(STAMP)
 # auricle/weights/auricle-small; about 2.5 h on a 2-core CPU (docs/model-card.md).
 train-small: $(STAMP)
 	$(BIN)/auricle data synth --out runs/corpus-general --hours 4 --seed 1 --jobs 2 --languages en,zh,de,fr,es,it
-	$(BIN)/auricle data synth --out runs/corpus-speech --hours 6 --seed 2 --jobs 2 --languages en,zh,de,fr,es,it --tasks asr,srwt,lid,s2tt
+	$(BIN)/auricle data synth --out runs/corpus-speech --hours 16 --seed 2 --jobs 2 --languages en,zh,de,fr,es,it --tasks asr,srwt,lid,s2tt
 	$(BIN)/auricle train auricle-small-stage1 --resume
 	$(BIN)/auricle train auricle-small-stage2 --resume
 	$(BIN)/python -m auricle.train.package runs/auricle-small/stage2/model auricle/weights/auricle-small \

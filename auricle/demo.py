@@ -312,9 +312,12 @@ def show_chat(d: Demo, max_new_tokens: int) -> None:
         return
     ex = chats[0]
     questions, references = _turns(ex, "user")[:2], _turns(ex, "assistant")
-    _section(f"Chat  (model.chat(), two turns about {name(ex)}, sampled, streamed)")
+    _section(f"Chat  (model.chat(), two turns about {name(ex)}, greedy, streamed)")
     session = d.model.chat()
-    session.generation = dataclasses.replace(session.generation, max_new_tokens=max_new_tokens)
+    # greedy rather than the chat's default sampling, so that the demo prints the same every run
+    session.generation = dataclasses.replace(
+        session.generation, max_new_tokens=max_new_tokens, do_sample=False
+    )
     for turn, question in enumerate(questions):
         audios = [d.path(ex)] if turn == 0 else []
         print(f"  user:      {question}" + (f"  [{name(ex)}]" if audios else ""))

@@ -8,6 +8,7 @@ one audio of ``--audio-seconds`` (random log-mel, placeholders sized by the v1 r
 
     .venv/bin/python bench/train_step.py                             # CPU: the "small" model, fp32
     .venv/bin/python bench/train_step.py --model 1b --compile        # CUDA: 1.76B model, bf16 autocast
+    .venv/bin/python bench/train_step.py --model auricle-small --precision bf16   # CPU bf16 autocast
 
 MFU = model FLOPs per second / the GPU's peak dense bf16 FLOPs. Model FLOPs per step count every
 matmul of the training step (3 × forward: forward, input gradients, weight gradients) with the
@@ -49,6 +50,18 @@ MODELS = {
             "n_heads": 8,
             "n_kv_heads": 8,
             "intermediate_size": 1408,
+        },
+    ),
+    # the shipped auricle-small: Whisper-base encoder, 4-layer 384-wide GQA decoder, its BPE vocabulary
+    "auricle-small": (
+        {"d_model": 512, "n_heads": 8, "n_layers": 6, "ffn_dim": 2048},
+        {
+            "vocab_size": 8522,
+            "hidden_size": 384,
+            "n_layers": 4,
+            "n_heads": 6,
+            "n_kv_heads": 2,
+            "intermediate_size": 1024,
         },
     ),
     # 1.76B: Whisper-medium-sized encoder (1024 × 24), 16-layer 2048-wide decoder, Qwen-Audio vocabulary

@@ -253,6 +253,14 @@ def test_event_target_with_times():
     )
 
 
+def test_voice_and_emotion_prompts_keep_their_language_tag_whatever_is_spoken():
+    # the training prompt must be the one classify() asks with, which does not know the language
+    for task in ("vocal", "emotion"):
+        spoken_german = ex(task, language="de", label="male")
+        assert text_of(example_prompt(spoken_german)).endswith(text_of(task_prompt(task, audio=None)))
+        assert "<|de|>" not in text_of(example_prompt(spoken_german))
+
+
 def test_note_analysis_target():
     note = {
         "pitch": 60,

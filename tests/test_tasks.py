@@ -153,8 +153,10 @@ def test_classify_open_scores_the_answer():
 
 
 def test_classify_events_reads_timed_output_as_a_label_list():
-    model, _ = model_with("<|0.00|>thunder<|1.20|><|1.50|>water drip<|2.00|><|2.50|>water drip<|3.00|>")
+    model, engine = model_with("<|0.00|>thunder<|1.20|><|1.50|>water drip<|2.00|><|2.50|>water drip<|3.00|>")
     assert model.classify(noise(1.0), "event").label == "thunder, water drip"
+    # asked with <|timestamps|>, as event targets are written in training
+    assert prompt_text_of(engine.tokenizer, engine.requests[0]).endswith("<|timestamps|><|event|>")
     model, _ = model_with("dog barking")  # untimed answers (official Qwen-Audio) are kept as they are
     assert model.classify(noise(1.0), "event").label == "dog barking"
 
@@ -210,6 +212,8 @@ def test_v2_instructions():
     )
     model.transcribe(noise(1.0), language="en")
     assert prompt_text_of(engine.tokenizer, engine.requests[-1]).endswith("recognize the speech: <|en|>")
+    model.classify(noise(1.0), "event")  # no timestamp tokens in Qwen2-Audio: asked without
+    assert prompt_text_of(engine.tokenizer, engine.requests[-1]).startswith("<audio#0>")
 
     model, _ = model_with("<|fr|>bonjour", style="qwen2-audio")
     out = model.transcribe(noise(1.0))

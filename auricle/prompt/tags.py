@@ -154,7 +154,10 @@ def example_prompt(example: Example, *, itn: bool | None = None) -> list[Segment
     task = _check_example(example)
     ex = example
     args: dict[str, Any] = {"output_language": ex.target_language}
-    if task in ("asr", "srwt", "s2tt", "caption", "scene", "event", "vocal", "emotion"):
+    # Vocal-sound and emotion prompts keep their fixed language tag (<|en|>, as the official prompts and
+    # auricle's classify() write them) whatever language is spoken: a model trained with the speech's
+    # language there would be asked, at inference, in a form it never saw.
+    if task in ("asr", "srwt", "s2tt", "caption", "scene", "event"):
         args["audio_language"] = ex.language
     if task in ("asr", "s2tt"):
         args["itn"] = itn

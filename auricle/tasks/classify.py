@@ -4,7 +4,9 @@ Two ways to get a label, both scored with the model's own probabilities:
 
 * **open** (no ``candidates``): the model writes its label greedily; the score is the probability
   of that whole answer, ``exp(sum of the log-probabilities of its tokens and of the end token)``,
-  computed by one teacher-forced pass over prompt + answer.
+  computed by one teacher-forced pass over prompt + answer. Sound events are asked for with
+  ``<|timestamps|>`` (the model writes ``<|start|>label<|end|>`` per event, as it was trained to) and
+  read back as the distinct labels in order, comma-separated.
 * **closed** (``candidates=[...]``): every candidate is scored the same way (its tokens and the end
   token after the prompt) and the scores are softmaxed over the candidates; ``labels`` ranks them.
   Nothing is generated, so the label is always one of the candidates.
@@ -29,6 +31,8 @@ from auricle.tasks.srwt import plain_text
 KINDS: dict[str, str] = {"scene": "scene", "event": "event", "emotion": "emotion", "vocal_sound": "vocal"}
 #: New tokens for a label (the official evaluation allows 4 to 10).
 MAX_LABEL_TOKENS = 16
+#: New tokens for a timed event list (two timestamps and a label per event).
+MAX_EVENT_TOKENS = 64
 
 
 def classify(
@@ -48,7 +52,13 @@ def classify(
         candidates = [str(c).strip() for c in candidates]
         if not candidates or not all(candidates) or len(set(candidates)) != len(candidates):
             raise ConfigError(f"candidates must be distinct non-empty labels, got {candidates!r}")
-    requests = build_requests(engine, audios, KINDS[kind], task_format=task_format, max_seconds=max_seconds)
+    # Free-form event answers in the tag format are timed, as event targets are in training
+    # (auricle.prompt.tags): asking with <|notimestamps|> gets labels run together with no separator.
+    tags = resolve_format(task_format, engine.style) == "tags"
+    timed = {"timestamps": True} if kind == "event" and candidates is None and tags else {}
+    requests = build_requests(
+        engine, audios, KINDS[kind], task_format=task_format, max_seconds=max_seconds, **timed
+    )
     end_id = _end_id(engine, task_format)
     if candidates is not None:
         conts = [engine.tokenizer.encode_text(c) + [end_id] for c in candidates]
@@ -61,9 +71,8 @@ def classify(
             labels = [Label(c, round(p, 6)) for c, p in ranked]
             out.append(Classification(kind, labels[0].label, labels[0].score, labels))
         return out
-    answers = run_task(
-        engine, requests, max_new_tokens=max_new_tokens or MAX_LABEL_TOKENS, task_format=task_format
-    )
+    limit = MAX_EVENT_TOKENS if kind == "event" else MAX_LABEL_TOKENS
+    answers = run_task(engine, requests, max_new_tokens=max_new_tokens or limit, task_format=task_format)
     out = []
     for a in answers:
         label = event_list(a.pieces) if kind == "event" else plain_text(a.pieces)
