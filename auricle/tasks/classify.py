@@ -54,12 +54,12 @@ def classify(
             raise ConfigError(f"candidates must be distinct non-empty labels, got {candidates!r}")
     # Free-form event answers in the tag format are timed, as event targets are in training
     # (auricle.prompt.tags): asking with <|notimestamps|> gets labels run together with no separator.
-    tags = resolve_format(task_format, engine.style) == "tags"
-    timed = {"timestamps": True} if kind == "event" and candidates is None and tags else {}
+    fmt = resolve_format(task_format, engine.style)
+    timed = {"timestamps": True} if kind == "event" and candidates is None and fmt == "tags" else {}
     requests = build_requests(
         engine, audios, KINDS[kind], task_format=task_format, max_seconds=max_seconds, **timed
     )
-    end_id = _end_id(engine, task_format)
+    end_id = _end_id(engine, fmt)
     if candidates is not None:
         conts = [engine.tokenizer.encode_text(c) + [end_id] for c in candidates]
         out = []
@@ -89,9 +89,10 @@ def event_list(pieces) -> str:
     return ", ".join(dict.fromkeys(labels))
 
 
-def _end_id(engine: Engine, task_format: str) -> int:
-    """The token that ends an answer: ``<|im_end|>`` in chat prompts, else ``<|endoftext|>``."""
+def _end_id(engine: Engine, fmt: str) -> int:
+    """The token that ends an answer in the resolved format ``fmt``: ``<|im_end|>`` in chat prompts,
+    else ``<|endoftext|>``."""
     tok = engine.tokenizer
-    if resolve_format(task_format, engine.style) == "chat" and tok.has_special("<|im_end|>"):
+    if fmt == "chat" and tok.has_special("<|im_end|>"):
         return tok.special_id("<|im_end|>")
     return tok.eos_id
