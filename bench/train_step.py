@@ -36,12 +36,13 @@ from auricle.train.setup import enable_activation_checkpointing
 
 AUDIO_START, AUDIO_END = 1, 2  # placeholder ids of the synthetic vocabulary
 
-#: model name -> (encoder fields, text fields); the rest comes from the tiny v1 preset.
+#: model name -> (base preset, encoder fields, text fields) overriding that preset.
 MODELS = {
     # a few layers, 64 wide: seconds on a laptop
-    "tiny": ({}, {"vocab_size": 8192}),
+    "tiny": ("tiny-qwen-audio", {}, {"vocab_size": 8192}),
     # the pretrain-small recipe: Whisper-base encoder (512 × 6), 8-layer 512-wide decoder
     "small": (
+        "tiny-qwen-audio",
         {"d_model": 512, "n_heads": 8, "n_layers": 6, "ffn_dim": 2048},
         {
             "vocab_size": 8192,
@@ -52,20 +53,12 @@ MODELS = {
             "intermediate_size": 1408,
         },
     ),
-    # the shipped auricle-small: Whisper-base encoder, 4-layer 384-wide GQA decoder, its BPE vocabulary
-    "auricle-small": (
-        {"d_model": 512, "n_heads": 8, "n_layers": 6, "ffn_dim": 2048},
-        {
-            "vocab_size": 8522,
-            "hidden_size": 384,
-            "n_layers": 4,
-            "n_heads": 6,
-            "n_kv_heads": 2,
-            "intermediate_size": 1024,
-        },
-    ),
+    # the shipped auricle-small exactly (its own preset): Whisper-base encoder, 4-layer 384-wide GQA
+    # decoder with tied embeddings, its BPE vocabulary
+    "auricle-small": ("auricle-small", {}, {}),
     # 1.76B: Whisper-medium-sized encoder (1024 × 24), 16-layer 2048-wide decoder, Qwen-Audio vocabulary
     "1b": (
+        "tiny-qwen-audio",
         {"d_model": 1024, "n_heads": 16, "n_layers": 24, "ffn_dim": 4096},
         {
             "vocab_size": 155947,
@@ -91,8 +84,8 @@ PEAK_BF16 = [
 
 def model_config(name: str) -> AudioLMConfig:
     """The benchmark model ``name`` (see :data:`MODELS`)."""
-    base = preset("tiny-qwen-audio")
-    enc, text = MODELS[name]
+    base_name, enc, text = MODELS[name]
+    base = preset(base_name)
     cfg = dataclasses.replace(
         base,
         encoder=dataclasses.replace(base.encoder, **enc),
