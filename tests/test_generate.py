@@ -15,6 +15,7 @@ from auricle.errors import ConfigError, PromptError
 from auricle.generate import GenerationConfig, generate, generation_preset, stream, stream_batch
 from auricle.generate.sampling import apply_repetition_penalty, top_k_filter, top_p_filter
 from auricle.generate.stopping import RowText
+from auricle.generate.timestamps import TimestampRules, TimestampState
 from auricle.model import AudioLM, preset
 from auricle.model.encoder import conv_lengths, pooled_lengths
 
@@ -379,3 +380,87 @@ def test_compiled_decode_gives_the_same_tokens(v2_model):
     eager = run_subset(v2_model, prompts, mel, frames, [0, 1, 2, 3], cfg)
     compiled = run_subset(v2_model, prompts, mel, frames, [0, 1, 2, 3], cfg.replace(compile_decode=True))
     assert compiled == eager and eager[1].finish_reason == "stop"
+
+
+# ------------------------------------------------------------------------------ timestamp rules
+TS0, SIL, STOP = 600, 950, 951  # in the tiny vocabulary: <|0.00|> .. <|2.99|> = 600 .. 899
+
+
+def tiny_rules(mode: str) -> TimestampRules:
+    return TimestampRules(mode, tuple(range(TS0, TS0 + 300)), frozenset(range(TS0, VOCAB)), sil_id=SIL)
+
+
+def allowed_ids(state: TimestampState) -> set[int]:
+    return set(torch.nonzero(state.allowed()[0]).flatten().tolist())
+
+
+def test_event_rules_follow_the_timed_label_format():
+    state = TimestampState(tiny_rules("events"), VOCAB, {STOP}, 1, torch.device("cpu"))
+    text, every_ts = set(range(TS0)), set(range(TS0, TS0 + 300))
+    assert allowed_ids(state) == text | every_ts | {STOP}  # a timed event, an untimed label, or nothing
+    state.update(torch.tensor([TS0 + 50]))  # <|0.50|> opens an event: its label must follow
+    assert allowed_ids(state) == text
+    state.update(torch.tensor([7]))
+    assert allowed_ids(state) == text | set(range(TS0 + 50, TS0 + 300))  # never back in time, no end
+    state.update(torch.tensor([TS0 + 80]))  # closed: another event (from 0.80 s) or the end
+    assert allowed_ids(state) == set(range(TS0 + 80, TS0 + 300)) | {STOP}
+
+    untimed = TimestampState(tiny_rules("events"), VOCAB, {STOP}, 1, torch.device("cpu"))
+    untimed.update(torch.tensor([7]))
+    assert allowed_ids(untimed) == text | {STOP}
+
+
+def test_word_rules_follow_the_srwt_format():
+    state = TimestampState(tiny_rules("words"), VOCAB, {STOP}, 1, torch.device("cpu"))
+    text = set(range(TS0))
+    assert allowed_ids(state) == text | {SIL, STOP}  # after the prompt's <|0.00|>
+    state.update(torch.tensor([SIL]))
+    assert allowed_ids(state) == set(range(TS0, TS0 + 300))
+    state.update(torch.tensor([TS0 + 40]))
+    state.update(torch.tensor([9]))
+    assert allowed_ids(state) == text | set(range(TS0 + 40, TS0 + 300))
+    state.update(torch.tensor([TS0 + 70]))
+    assert allowed_ids(state) == text | {SIL, STOP}
+
+
+def _well_formed_events(ids: list[int]) -> bool:
+    """<|s|>text+<|e|> per event with non-decreasing times (or untimed text), then the stop id."""
+    body = ids[:-1] if ids and ids[-1] == STOP else ids
+    if STOP in body or any(TS0 + 300 <= t < VOCAB for t in body):
+        return False
+    times = [t for t in body if t >= TS0]
+    if not times:
+        return True
+    if times != sorted(times) or body[0] < TS0:
+        return False
+    k, events = 0, 0
+    while k < len(body):  # strict alternation: timestamp, one or more text ids, timestamp
+        if body[k] < TS0 or k + 1 >= len(body) or body[k + 1] >= TS0:
+            return ids[-1] != STOP and k + 1 >= len(body)  # only a length cut may end mid-event
+        k += 1
+        while k < len(body) and body[k] < TS0:
+            k += 1
+        if k == len(body):
+            return ids[-1] != STOP
+        k += 1
+        events += 1
+    return events > 0
+
+
+@pytest.mark.parametrize("sampled", [False, True])
+def test_generation_under_event_rules_is_well_formed(v2_model, sampled):
+    """A random model breaks the format almost at once; under the rules every output keeps it."""
+    torch.manual_seed(1)
+    with torch.no_grad():  # make the random model like timestamps and the stop token
+        v2_model.lm_head.weight[TS0 : STOP + 1] *= 3.0
+    try:
+        prompts, mel, frames = audio_batch(6)
+        cfg = GenerationConfig(max_new_tokens=20, stop_token_ids=(STOP,), do_sample=sampled, seed=3)
+        free = generate(v2_model, prompts, config=cfg, mel=mel, mel_frames=frames)
+        rules = cfg.replace(timestamp_rules=tiny_rules("events"))
+        ruled = generate(v2_model, prompts, config=rules, mel=mel, mel_frames=frames)
+    finally:
+        with torch.no_grad():
+            v2_model.lm_head.weight[TS0 : STOP + 1] /= 3.0
+    assert not all(_well_formed_events(r.token_ids) for r in free)
+    assert all(_well_formed_events(r.token_ids) for r in ruled)

@@ -73,6 +73,7 @@ def test_word_timestamps():
     model, engine = model_with("mister<|0.40|>quilter<|0.90|><|sil|><|1.20|>is<|1.35|>")
     out = model.transcribe(noise(2.0), language="en", word_timestamps=True)
     assert out.text == "mister quilter is"
+    assert engine.configs[-1].timestamp_rules.mode == "words"  # decoded under the SRWT format rules
     assert [(w.word, w.start, w.end, w.repaired) for w in out.words] == [
         ("mister", 0.0, 0.4, False),
         ("quilter", 0.4, 0.9, False),
@@ -157,6 +158,7 @@ def test_classify_events_reads_timed_output_as_a_label_list():
     assert model.classify(noise(1.0), "event").label == "thunder, water drip"
     # asked with <|timestamps|>, as event targets are written in training
     assert prompt_text_of(engine.tokenizer, engine.requests[0]).endswith("<|timestamps|><|event|>")
+    assert engine.configs[-1].timestamp_rules.mode == "events"
     model, _ = model_with("dog barking")  # untimed answers (official Qwen-Audio) are kept as they are
     assert model.classify(noise(1.0), "event").label == "dog barking"
 

@@ -17,6 +17,7 @@ import torch
 from test_data_pipeline import make_corpus
 
 from auricle.checkpoint import load_checkpoint
+from auricle.data.examples import IGNORE_INDEX
 from auricle.errors import CheckpointError, ConfigError
 from auricle.model import AudioLM, preset
 from auricle.train.config import AUDIO_PARTS, available_recipes, load_recipe
@@ -24,6 +25,7 @@ from auricle.train.distributed import DistInfo
 from auricle.train.freeze import apply_freezing
 from auricle.train.loop import Trainer, WarmupCosine, train
 from auricle.train.lora import add_lora, load_adapter, merge_lora
+from auricle.train.losses import lm_loss_sums, target_rows
 from auricle.train.setup import build_tokenizer
 from auricle.train.state import find_latest, is_complete, load_training_state
 
@@ -126,6 +128,45 @@ def test_ctc_auxiliary_loss_and_resume_before_its_first_gradient(corpus: Path, t
     # at step 2 the CTC head had no gradient yet, hence no AdamW state: resuming must keep it so
     again = train(load_recipe("tiny-test", overrides), resume=str(out / "checkpoints" / "step_00000002"))
     assert again.losses == first.losses[2:]
+
+
+def test_ctc_on_the_llm_audio_embeddings_trains_from_cached_states_too(corpus: Path, tmp_path: Path) -> None:
+    """``ctc.input=projector`` puts the head on the LLM's audio embeddings; it also sees the cached
+    path (where the encoder is not called as a module) and gives the full encoder's CTC loss."""
+    base = ["train.max_steps=3", "log.save_every=0", "data.augment.prob=0", "ctc.weight=0.3"]
+    base.append("ctc.input=projector")
+    frozen = "train.frozen=[encoder\\.conv1\\..*,encoder\\.conv2\\..*,encoder\\.positions,encoder\\.blocks\\.0\\..*]"
+    train(load_recipe("tiny-test", _overrides(corpus, tmp_path / "plain", *base, frozen)))
+    train(
+        load_recipe(
+            "tiny-test", _overrides(corpus, tmp_path / "cached", *base, "train.cached_encoder_layers=1")
+        )
+    )
+
+    def ctc_losses(out: Path) -> dict[int, float]:
+        rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+        return {r["step"]: r["ctc_loss"] for r in rows if "ctc_loss" in r}
+
+    plain, cached = ctc_losses(tmp_path / "plain"), ctc_losses(tmp_path / "cached")
+    assert list(plain) == list(cached) == [3]
+    assert cached[3] == pytest.approx(plain[3], rel=2e-3)
+
+
+def test_logits_at_target_rows_give_the_full_loss() -> None:
+    """Training asks for logits at the target positions only; the loss is the same as from all."""
+    torch.manual_seed(0)
+    model = AudioLM(preset("tiny-qwen-audio")).eval()
+    ids = torch.randint(0, 100, (2, 9))
+    labels = torch.full_like(ids, IGNORE_INDEX)
+    labels[0, 4:] = ids[0, 4:]
+    labels[1, 6:8] = ids[1, 6:8]
+    full = lm_loss_sums(model(ids), labels)
+    rows = lm_loss_sums(model(ids, logit_rows=target_rows(labels)), labels)
+    assert model(ids, logit_rows=target_rows(labels)).shape == (
+        int((labels[:, 1:] != IGNORE_INDEX).sum()),
+        model.cfg.text.vocab_size,
+    )
+    assert rows[0].item() == pytest.approx(full[0].item(), rel=1e-6) and rows[1] == full[1]
 
 
 def test_stage1_from_whisper_parts_trains_only_the_audio_side(corpus: Path, tmp_path: Path) -> None:

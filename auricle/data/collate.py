@@ -16,6 +16,7 @@ import torch
 
 from auricle.audio.features import audio_token_count, log_mel
 from auricle.data.examples import IGNORE_INDEX, CachedAudio, TokenizedExample
+from auricle.model.encoder import conv_lengths, pooled_lengths
 
 
 @dataclass
@@ -47,6 +48,14 @@ class Batch:
         if self.encoder_states is not None:
             return {"encoder_states": (self.encoder_states, self.encoder_lengths, start_layer)}
         return {"mel": self.mel, "mel_frames": self.mel_frames}
+
+    def audio_token_lengths(self, n_ctx: int) -> torch.Tensor:
+        """Audio tokens per audio [A] (what the encoder gives each, before learned bos/eos rows)."""
+        if self.encoder_states is not None:
+            conv = self.encoder_lengths
+        else:
+            conv = conv_lengths(self.mel_frames.to(torch.long)).clamp(max=n_ctx)
+        return pooled_lengths(conv).clamp(min=0)
 
     @property
     def num_targets(self) -> int:

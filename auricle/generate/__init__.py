@@ -8,12 +8,14 @@ from auricle.generate.config import (
     generation_preset,
 )
 from auricle.generate.engine import generate, stream, stream_batch
+from auricle.generate.timestamps import TimestampRules
 
 __all__ = [
     "PRESETS",
     "GenerationConfig",
     "GenerationResult",
     "StreamEvent",
+    "TimestampRules",
     "generate",
     "generation_preset",
     "stream",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from auricle.errors import ConfigError
+from auricle.generate.timestamps import TimestampRules
 
 FinishReason = Literal["stop", "length"]
 
@@ -33,6 +34,7 @@ class GenerationConfig:
     drop_finished: bool = True  # drop finished rows from the batch (KVCache.select); same tokens
     sync_every: int | None = None  # steps between host checks; None = 1 on CPU or when streaming, else 8
     compile_decode: bool = False  # torch.compile the decode step (once per model; pays off on long runs)
+    timestamp_rules: TimestampRules | None = None  # keep timed answers well formed (generate/timestamps.py)
 
     def __post_init__(self) -> None:
         if self.stop_token_ids is not None:

@@ -18,6 +18,7 @@ from auricle.errors import ConfigError, PromptError
 from auricle.generate.config import GenerationConfig, GenerationResult, StreamEvent
 from auricle.generate.sampling import apply_repetition_penalty, greedy, sample
 from auricle.generate.stopping import DecodeFn, RowText
+from auricle.generate.timestamps import TimestampState
 from auricle.model.audiolm import AudioLM
 from auricle.model.text import KVCache
 
@@ -322,8 +323,9 @@ def _decode_loop(
 
 
 class _Chooser:
-    """Turns a step's logits [B, V] into the next ids [B]: vocab limit, min_new_tokens, repetition
-    penalty, then greedy or sampling. Keeps the per-row state (ids seen) on the device."""
+    """Turns a step's logits [B, V] into the next ids [B]: vocab limit, min_new_tokens, timestamp
+    rules, repetition penalty, then greedy or sampling. Keeps the per-row state (ids seen, timestamp
+    phase) on the device."""
 
     def __init__(
         self,
@@ -344,6 +346,11 @@ class _Chooser:
             seen = torch.zeros(prompt_ids.shape[0], self.limit + 1, dtype=torch.bool, device=device)
             idx = torch.where(prompt_mask & (prompt_ids < self.limit), prompt_ids, self.limit)
             self.seen = seen.scatter_(1, idx, True)[:, : self.limit].contiguous()
+        self.timestamps = None
+        if cfg.timestamp_rules is not None:
+            self.timestamps = TimestampState(
+                cfg.timestamp_rules, self.limit, stop_ids, prompt_ids.shape[0], device
+            )
         self.generator = None
         if cfg.do_sample and cfg.seed is not None:
             self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -354,6 +361,8 @@ class _Chooser:
             logits = logits[:, : self.limit]
         if step < cfg.min_new_tokens and self.stop_t.numel():
             logits = logits.index_fill(1, self.stop_t, float("-inf"))
+        if self.timestamps is not None:
+            logits = self.timestamps.mask(logits)
         if self.seen is not None:
             logits = apply_repetition_penalty(logits, self.seen, cfg.repetition_penalty)
         if cfg.do_sample:
@@ -368,9 +377,13 @@ class _Chooser:
             tok = greedy(logits)
         if self.seen is not None:
             self.seen.scatter_(1, tok[:, None], True)
+        if self.timestamps is not None:
+            self.timestamps.update(tok)
         return tok
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep only the given batch rows."""
         if self.seen is not None:
             self.seen = self.seen[rows]
+        if self.timestamps is not None:
+            self.timestamps.select(rows)

@@ -151,8 +151,13 @@ class AudioLM(nn.Module):
         ntk_alpha: torch.Tensor | None = None,
         last_only: bool = False,
         encoder_states: tuple[torch.Tensor, torch.Tensor, int] | None = None,
+        logit_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits [B, S, V] (or [B, 1, V] with ``last_only``) for a prefill or a decode step.
+
+        ``logit_rows`` [B, S] bool computes logits only where it is set, as [N, V] in row-major
+        order: training needs them at the target positions alone, and the vocabulary projection of
+        every audio position would otherwise be a fifth of a small model's step.
 
         ``attention_mask`` [B, cache_pos + S] marks real tokens (1) and padding (0) over the cache and
         the new tokens; ``positions`` default to ``cumsum(mask) - 1`` (left padding handled).
@@ -176,6 +181,8 @@ class AudioLM(nn.Module):
         h = self.text(embeds, positions, key_valid, cache, cache_pos, ntk_alpha)
         if last_only:
             h = h[:, -1:]
+        elif logit_rows is not None:
+            h = h[logit_rows]
         return self.lm_head(h)
 
     def num_parameters(self) -> int:

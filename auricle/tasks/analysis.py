@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from auricle.generate import GenerationConfig, GenerationResult
+from auricle.generate.timestamps import TimestampRules
 from auricle.tasks.engine import Engine, Request, output_ids
 from auricle.tasks.longform import DEFAULT_MAX_SECONDS, consecutive_windows
 from auricle.tasks.prompts import build_prompt, stop_tokens
@@ -51,10 +52,13 @@ def run_task(
     *,
     max_new_tokens: int,
     task_format: str = "auto",
+    timestamp_rules: TimestampRules | None = None,
 ) -> list[Answered]:
     """Greedy generation for every request; the outputs as ids (stop token removed) and pieces."""
     config = GenerationConfig(
-        max_new_tokens=max_new_tokens, stop_token_ids=stop_tokens(engine.tokenizer, task_format, engine.style)
+        max_new_tokens=max_new_tokens,
+        stop_token_ids=stop_tokens(engine.tokenizer, task_format, engine.style),
+        timestamp_rules=timestamp_rules,
     )
     out = []
     for req, res in zip(requests, engine.generate(requests, config)):

@@ -5,8 +5,9 @@ Two ways to get a label, both scored with the model's own probabilities:
 * **open** (no ``candidates``): the model writes its label greedily; the score is the probability
   of that whole answer, ``exp(sum of the log-probabilities of its tokens and of the end token)``,
   computed by one teacher-forced pass over prompt + answer. Sound events are asked for with
-  ``<|timestamps|>`` (the model writes ``<|start|>label<|end|>`` per event, as it was trained to) and
-  read back as the distinct labels in order, comma-separated.
+  ``<|timestamps|>`` (the model writes ``<|start|>label<|end|>`` per event, as it was trained to,
+  kept well formed by :mod:`auricle.generate.timestamps`) and read back as the distinct labels in
+  order, comma-separated.
 * **closed** (``candidates=[...]``): every candidate is scored the same way (its tokens and the end
   token after the prompt) and the scores are softmaxed over the candidates; ``labels`` ranks them.
   Nothing is generated, so the label is always one of the candidates.
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from auricle.errors import ConfigError
+from auricle.generate.timestamps import TimestampRules
 from auricle.tasks.analysis import build_requests, run_task
 from auricle.tasks.engine import Engine
 from auricle.tasks.longform import DEFAULT_MAX_SECONDS
@@ -72,7 +74,14 @@ def classify(
             out.append(Classification(kind, labels[0].label, labels[0].score, labels))
         return out
     limit = MAX_EVENT_TOKENS if kind == "event" else MAX_LABEL_TOKENS
-    answers = run_task(engine, requests, max_new_tokens=max_new_tokens or limit, task_format=task_format)
+    rules = TimestampRules.for_tokenizer(engine.tokenizer, "events") if timed else None
+    answers = run_task(
+        engine,
+        requests,
+        max_new_tokens=max_new_tokens or limit,
+        task_format=task_format,
+        timestamp_rules=rules,
+    )
     out = []
     for a in answers:
         label = event_list(a.pieces) if kind == "event" else plain_text(a.pieces)

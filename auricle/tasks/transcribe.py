@@ -14,6 +14,7 @@ import numpy as np
 
 from auricle.errors import ConfigError
 from auricle.generate import GenerationConfig
+from auricle.generate.timestamps import TimestampRules
 from auricle.tasks.engine import Engine, Request, output_ids
 from auricle.tasks.language import detect_languages
 from auricle.tasks.longform import WindowOutput, join_texts, merge_windows, silence_windows
@@ -91,6 +92,7 @@ def speech_to_text(
     config = GenerationConfig(
         max_new_tokens=max_new_tokens or (MAX_TIMESTAMP_TOKENS if word_timestamps else MAX_TEXT_TOKENS),
         stop_token_ids=stop_tokens(engine.tokenizer, task_format, engine.style),
+        timestamp_rules=TimestampRules.for_tokenizer(engine.tokenizer, "words") if word_timestamps else None,
     )
     results = engine.generate(requests, config)
 

@@ -125,9 +125,10 @@ class LoraSection:
 
 @dataclass
 class CtcSection:
-    """Optional auxiliary CTC loss on the encoder output (off unless ``weight > 0``)."""
+    """Optional auxiliary CTC loss on the audio frames (off unless ``weight > 0``)."""
 
     weight: float = 0.0  # total loss = LM loss + weight · CTC loss
+    input: Literal["encoder", "projector"] = "encoder"  # encoder output, or the LLM's audio embeddings
     vocab: Literal["bytes", "tokens"] = "bytes"  # CTC targets: UTF-8 bytes or tokenizer ids of the text
     tasks: list[str] = field(default_factory=lambda: ["asr"])  # examples whose `text` is a transcript
 

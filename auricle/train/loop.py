@@ -43,7 +43,7 @@ from auricle.train.export import export_model
 from auricle.train.freeze import apply_freezing
 from auricle.train.logs import RunLogger
 from auricle.train.lora import add_lora
-from auricle.train.losses import CTCHead, ctc_loss_sum, lm_loss_sums
+from auricle.train.losses import CTCHead, ctc_loss_sum, lm_loss_sums, target_rows
 from auricle.train.state import find_latest, load_training_state, save_training_state
 
 
@@ -108,10 +108,13 @@ class Trainer:
         self.cfg = model.cfg
         self.ctc_head = None
         if r.ctc.weight > 0:
-            self.ctc_head = CTCHead(self.cfg.encoder.d_model, ctc_classes(r.ctc.vocab, self.tokenizer))
+            width = self.cfg.encoder.d_model if r.ctc.input == "encoder" else self.cfg.text.hidden_size
+            self.ctc_head = CTCHead(width, ctc_classes(r.ctc.vocab, self.tokenizer))
             model.add_module("ctc_head", self.ctc_head)  # saved, sharded and optimised with the model
-            self._encoder_out: tuple[torch.Tensor, torch.Tensor] | None = None
-            model.encoder.register_forward_hook(self._capture_encoder)
+            self._audio_states: torch.Tensor | None = None
+            # the projector sees every audio path (mel or cached states): its input is the encoder's
+            # pooled output, its output the LLM's audio embeddings
+            model.projector.register_forward_hook(self._capture_audio)
         if r.train.activation_checkpointing:
             setup.enable_activation_checkpointing(model)
         if r.train.compile:
@@ -159,8 +162,8 @@ class Trainer:
         barrier(self.info)
         return EncoderCache(folder)
 
-    def _capture_encoder(self, _module: Any, _inputs: Any, output: tuple[torch.Tensor, torch.Tensor]) -> None:
-        self._encoder_out = output
+    def _capture_audio(self, _module: Any, inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
+        self._audio_states = inputs[0] if self.recipe.ctc.input == "encoder" else output
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast where configured (and not already done by FSDP's mixed precision)."""
@@ -202,14 +205,22 @@ class Trainer:
     def _forward_sums(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         with self.autocast():
             logits = self.model(
-                batch.input_ids, batch.attention_mask, **batch.audio_inputs(self.cached_layers)
+                batch.input_ids,
+                batch.attention_mask,
+                logit_rows=target_rows(batch.labels),
+                **batch.audio_inputs(self.cached_layers),
             )
             lm, correct = lm_loss_sums(logits, batch.labels)
             ctc = None
             if self.ctc_head is not None and batch.ctc_targets is not None:
-                states, frames = self._encoder_out
+                frames = batch.audio_token_lengths(self.cfg.encoder.n_ctx)
                 ctc = ctc_loss_sum(
-                    self.ctc_head, states, frames, batch.ctc_audio, batch.ctc_targets, batch.ctc_lengths
+                    self.ctc_head,
+                    self._audio_states,
+                    frames,
+                    batch.ctc_audio,
+                    batch.ctc_targets,
+                    batch.ctc_lengths,
                 )
         return lm, correct, ctc
 

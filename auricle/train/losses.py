@@ -25,15 +25,22 @@ class LossSums:
     ctc: torch.Tensor | None = None  # Σ CTC loss over the examples that take one
 
 
+def target_rows(labels: torch.Tensor) -> torch.Tensor:
+    """[B, S] bool: the input positions whose next token is a target (pass as ``logit_rows``)."""
+    rows = torch.zeros_like(labels, dtype=torch.bool)
+    rows[:, :-1] = labels[:, 1:] != IGNORE_INDEX
+    return rows
+
+
 def lm_loss_sums(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(Σ CE, # argmax-correct) of next-token prediction; ``labels`` are aligned with the inputs.
 
-    Only target rows of the logits are gathered and cast to fp32 (the full [B, S, V] stays in the
-    compute dtype).
+    ``logits`` are either [B, S, V] over every position or [N, V] at the :func:`target_rows` only
+    (the cheap form training uses); the picked rows are cast to fp32.
     """
     targets = labels[:, 1:]
     keep = targets != IGNORE_INDEX
-    picked = logits[:, :-1][keep].float()  # [N, V]
+    picked = (logits if logits.dim() == 2 else logits[:, :-1][keep]).float()  # [N, V]
     gold = targets[keep]
     total = F.cross_entropy(picked, gold, reduction="sum")
     correct = (picked.detach().argmax(-1) == gold).sum()
@@ -41,7 +48,7 @@ def lm_loss_sums(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tens
 
 
 class CTCHead(nn.Module):
-    """Linear map from encoder states to CTC classes (index 0 is the blank)."""
+    """Linear map from audio states (encoder output or LLM audio embeddings) to CTC classes (0 = blank)."""
 
     def __init__(self, d_model: int, classes: int) -> None:
         super().__init__()
