@@ -22,7 +22,7 @@ from auricle.generate.engine import generate
 from auricle.model.audiolm import AudioLM
 from auricle.tokenizer import Tokenizer
 from auricle.train.distributed import DistInfo, all_reduce_sum
-from auricle.train.losses import lm_loss_sums
+from auricle.train.losses import lm_loss_sums, target_rows
 
 
 @torch.no_grad()
@@ -40,7 +40,13 @@ def validation_loss(
             break
         batch = batch.to(info.device)
         with autocast():
-            logits = model(batch.input_ids, batch.attention_mask, mel=batch.mel, mel_frames=batch.mel_frames)
+            logits = model(
+                batch.input_ids,
+                batch.attention_mask,
+                mel=batch.mel,
+                mel_frames=batch.mel_frames,
+                logit_rows=target_rows(batch.labels),
+            )
         s, c = lm_loss_sums(logits, batch.labels)
         total += s.item()
         correct += c.item()
