@@ -401,7 +401,7 @@ def test_event_rules_follow_the_timed_label_format():
     state.update(torch.tensor([TS0 + 50]))  # <|0.50|> opens an event: its label must follow
     assert allowed_ids(state) == text
     state.update(torch.tensor([7]))
-    assert allowed_ids(state) == text | set(range(TS0 + 50, TS0 + 300))  # never back in time, no end
+    assert allowed_ids(state) == text | set(range(TS0 + 50, TS0 + 300)) | {STOP}  # never back in time
     state.update(torch.tensor([TS0 + 80]))  # closed: another event (from 0.80 s) or the end
     assert allowed_ids(state) == set(range(TS0 + 80, TS0 + 300)) | {STOP}
 
@@ -418,13 +418,14 @@ def test_word_rules_follow_the_srwt_format():
     assert allowed_ids(state) == set(range(TS0, TS0 + 300))
     state.update(torch.tensor([TS0 + 40]))
     state.update(torch.tensor([9]))
-    assert allowed_ids(state) == text | set(range(TS0 + 40, TS0 + 300))
+    assert allowed_ids(state) == text | set(range(TS0 + 40, TS0 + 300)) | {STOP}
     state.update(torch.tensor([TS0 + 70]))
     assert allowed_ids(state) == text | {SIL, STOP}
 
 
 def _well_formed_events(ids: list[int]) -> bool:
-    """<|s|>text+<|e|> per event with non-decreasing times (or untimed text), then the stop id."""
+    """<|s|>text+<|e|> per event with non-decreasing times (or untimed text), then the stop id; the
+    last label may be left open (the end token is never forbidden inside text)."""
     body = ids[:-1] if ids and ids[-1] == STOP else ids
     if STOP in body or any(TS0 + 300 <= t < VOCAB for t in body):
         return False
@@ -441,7 +442,7 @@ def _well_formed_events(ids: list[int]) -> bool:
         while k < len(body) and body[k] < TS0:
             k += 1
         if k == len(body):
-            return ids[-1] != STOP
+            return True
         k += 1
         events += 1
     return events > 0

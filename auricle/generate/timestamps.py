@@ -12,8 +12,10 @@ Two answer formats carry timestamp tokens (``auricle.prompt.tags``):
   that starts with text instead (an untimed label list, as a model not trained on timed events
   may write) stays untimed: text until the end.
 
-In both, timestamps never go backwards (each is ≥ the previous one) and no other special token is
-produced. A small model that has half learned a format otherwise writes ``<|0.05|>`` and stops
+In both, timestamps never go backwards (each is ≥ the previous one), no other special token is
+produced, and the end token stays allowed everywhere except right after an opening event timestamp
+or ``<|sil|>`` (one more token completes the form): forbidding it elsewhere makes a model that wants
+to stop mid-word run on to the token limit. A small model that has half learned a format otherwise writes ``<|0.05|>`` and stops
 (an event list with no label) or jumps back in time. Greedy decoding under the rules picks the
 most likely token among those the format allows, so a well-trained model's output is unchanged.
 """
@@ -100,10 +102,12 @@ class TimestampState:
         if self.rules.mode == "events":
             start = (self.phase == _START)[:, None]
             untimed = (self.phase == _UNTIMED)[:, None]
-            ok = between & (forward | stop) | opened & text | in_text & (text | forward)
-            ok = ok | start & (forward | text | stop) | untimed & (text | stop)
+            ok = between & forward | opened & text | in_text & (text | forward)
+            ok = ok | start & (forward | text) | untimed & text
+            ok = ok | ~opened & stop  # an opened event must get a label
         else:
-            ok = between & (text | sil | stop) | opened & forward | in_text & (text | forward)
+            ok = between & (text | sil) | opened & forward | in_text & (text | forward)
+            ok = ok | ~opened & stop  # after <|sil|> comes its timestamp
         stuck = ~ok.any(
             -1, keepdim=True
         )  # cannot happen with a full vocabulary; never leave a row without a choice
