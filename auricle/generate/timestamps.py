@@ -12,8 +12,9 @@ Two answer formats carry timestamp tokens (``auricle.prompt.tags``):
   that starts with text instead (an untimed label list, as a model not trained on timed events
   may write) stays untimed: text until the end.
 
-In both, timestamps never go backwards (each is ≥ the previous one), no other special token is
-produced, and the end token stays allowed everywhere except right after an opening event timestamp
+In ``events`` mode timestamps never go backwards (each is ≥ the previous one); in ``words`` mode
+any time is allowed, since the SRWT parser repairs order and forbidding a backward time made
+auricle-small run on in text. In both, no other special token is produced, and the end token stays allowed everywhere except right after an opening event timestamp
 or ``<|sil|>`` (one more token completes the form): forbidding it elsewhere makes a model that wants
 to stop mid-word run on to the token limit. A small model that has half learned a format otherwise writes ``<|0.05|>`` and stops
 (an event list with no label) or jumps back in time. Greedy decoding under the rules picks the
@@ -106,7 +107,10 @@ class TimestampState:
             ok = ok | start & (forward | text) | untimed & text
             ok = ok | ~opened & stop  # an opened event must get a label
         else:
-            ok = between & (text | sil) | opened & forward | in_text & (text | forward)
+            # any time, not only forward ones: the SRWT parser repairs order, and a model that wants
+            # to go back in time and may not falls to text and runs on (measured: WER 48% -> 73%)
+            any_ts = self.is_ts[None]
+            ok = between & (text | sil) | opened & any_ts | in_text & (text | any_ts)
             ok = ok | ~opened & stop  # after <|sil|> comes its timestamp
         stuck = ~ok.any(
             -1, keepdim=True
