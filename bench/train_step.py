@@ -4,8 +4,8 @@ One step is what ``auricle train`` does per optimizer step with one micro-batch:
 audio encoder, projector and decoder, the vocabulary projection at the target positions only and
 their cross-entropy (``auricle.train.losses``), backward, gradient clipping and AdamW. The same step
 with logits at every position (what a causal-LM forward does) is timed beside it and the ratio
-printed. Every parameter trains. The batch is synthetic: each row is
-one audio of ``--audio-seconds`` (random log-mel, placeholders sized by the v1 rule) followed by
+printed. Every parameter trains. The batch is synthetic: each row is one audio of
+``--audio-seconds`` (random log-mel, placeholders sized by the v1 rule) followed by
 ``--text-tokens`` target tokens.
 
     .venv/bin/python bench/train_step.py                             # CPU: the "small" model, fp32
@@ -202,6 +202,7 @@ def main() -> None:
     )
 
     rows = target_rows(b["labels"])
+    n = int(rows.sum())  # target tokens of the step (constant: one host sync, not one per step)
 
     def step(all_positions: bool) -> None:
         with autocast:
@@ -212,7 +213,6 @@ def main() -> None:
                 logit_rows=None if all_positions else rows,
             )
             total, _ = lm_loss_sums(logits, b["labels"])
-        n = int((b["labels"][:, 1:] != -100).sum())
         (total / n).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()

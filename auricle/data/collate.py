@@ -52,10 +52,8 @@ class Batch:
     def audio_token_lengths(self, n_ctx: int) -> torch.Tensor:
         """Audio tokens per audio [A] (what the encoder gives each, before learned bos/eos rows)."""
         if self.encoder_states is not None:
-            conv = self.encoder_lengths
-        else:
-            conv = conv_lengths(self.mel_frames.to(torch.long)).clamp(max=n_ctx)
-        return pooled_lengths(conv).clamp(min=0)
+            return pooled_lengths(self.encoder_lengths)
+        return pooled_lengths(conv_lengths(self.mel_frames.to(torch.long), n_ctx))
 
     @property
     def num_targets(self) -> int:

@@ -5,19 +5,21 @@ Two answer formats carry timestamp tokens (``auricle.prompt.tags``):
 
 * ``"words"`` (SRWT, after the prompt's ``<|0.00|>``): ``word<|end|>`` per word and
   ``<|sil|><|t|>`` per pause, then the end token. Allowed after a timestamp: text, ``<|sil|>`` or
-  the end; after ``<|sil|>``: a timestamp; inside a word: more text or its closing timestamp.
+  the end; after ``<|sil|>``: a timestamp; inside a word: more text, its closing timestamp or the
+  end.
 * ``"events"`` (timed sound events, after ``<|timestamps|>``): ``<|start|>label<|end|>`` per
   event, then the end token. Allowed between events: an opening timestamp or the end; after an
-  opening timestamp: label text; inside a label: more text or the closing timestamp. An answer
+  opening timestamp: label text; inside a label: more text, the closing timestamp or the end. An answer
   that starts with text instead (an untimed label list, as a model not trained on timed events
   may write) stays untimed: text until the end.
 
 In ``events`` mode timestamps never go backwards (each is ≥ the previous one); in ``words`` mode
 any time is allowed, since the SRWT parser repairs order and forbidding a backward time made
-auricle-small run on in text. In both, no other special token is produced, and the end token stays allowed everywhere except right after an opening event timestamp
-or ``<|sil|>`` (one more token completes the form): forbidding it elsewhere makes a model that wants
-to stop mid-word run on to the token limit. A small model that has half learned a format otherwise writes ``<|0.05|>`` and stops
-(an event list with no label) or jumps back in time. Greedy decoding under the rules picks the
+auricle-small run on in text. In both, no other special token is produced, and the end token stays
+allowed everywhere except right after an opening event timestamp or ``<|sil|>`` (one more token
+completes the form): forbidding it elsewhere makes a model that wants to stop mid-word run on to
+the token limit. Without the rules, a small model that has half learned the event format writes
+``<|0.05|>`` and stops (an event list with no label). Greedy decoding under the rules picks the
 most likely token among those the format allows, so a well-trained model's output is unchanged.
 """
 
@@ -98,9 +100,9 @@ class TimestampState:
         between = (self.phase == _BETWEEN)[:, None]
         opened = (self.phase == _OPENED)[:, None]
         in_text = (self.phase == _IN_TEXT)[:, None]
-        forward = self.is_ts[None] & (self.centis[None] >= self.last[:, None])
         text, stop, sil = self.is_text[None], self.is_stop[None], self.is_sil[None]
         if self.rules.mode == "events":
+            forward = self.is_ts[None] & (self.centis[None] >= self.last[:, None])
             start = (self.phase == _START)[:, None]
             untimed = (self.phase == _UNTIMED)[:, None]
             ok = between & forward | opened & text | in_text & (text | forward)
@@ -112,9 +114,8 @@ class TimestampState:
             any_ts = self.is_ts[None]
             ok = between & (text | sil) | opened & any_ts | in_text & (text | any_ts)
             ok = ok | ~opened & stop  # after <|sil|> comes its timestamp
-        stuck = ~ok.any(
-            -1, keepdim=True
-        )  # cannot happen with a full vocabulary; never leave a row without a choice
+        # cannot happen with a full vocabulary; never leave a row without a choice
+        stuck = ~ok.any(-1, keepdim=True)
         return ok | (stuck & stop)
 
     def mask(self, logits: torch.Tensor) -> torch.Tensor:

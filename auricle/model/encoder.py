@@ -34,9 +34,11 @@ def sinusoids(length: int, channels: int, max_timescale: float = 10000.0) -> tor
     return torch.cat([torch.sin(t), torch.cos(t)], dim=1)
 
 
-def conv_lengths(mel_frames: torch.Tensor) -> torch.Tensor:
-    """Encoder positions after the stride-2 conv: ``(M - 1) // 2 + 1``."""
-    return torch.div(mel_frames - 1, 2, rounding_mode="floor") + 1
+def conv_lengths(mel_frames: torch.Tensor, n_ctx: int | None = None) -> torch.Tensor:
+    """Encoder positions after the stride-2 conv: ``(M - 1) // 2 + 1``, at most ``n_ctx`` if given
+    (the encoder's 30 s window)."""
+    conv = torch.div(mel_frames - 1, 2, rounding_mode="floor") + 1
+    return conv if n_ctx is None else conv.clamp(max=n_ctx)
 
 
 def pooled_lengths(conv_len: torch.Tensor) -> torch.Tensor:
@@ -107,7 +109,7 @@ class AudioEncoder(nn.Module):
         ``stop_layer`` runs only blocks ``[0, stop_layer)`` — the states a training cache stores
         while those blocks are frozen; :meth:`forward_from` continues from them.
         """
-        conv_len = conv_lengths(mel_frames.to(torch.long)).clamp(max=self.cfg.n_ctx)
+        conv_len = conv_lengths(mel_frames.to(torch.long), self.cfg.n_ctx)
         c_max = int(conv_len.max())
         frame_idx = torch.arange(2 * c_max + 1, device=mel.device)
         need = 2 * c_max if self.cfg.edge == "truncate" else 2 * c_max + 1
