@@ -10,6 +10,7 @@ import auricle.api
 from auricle.demo import build_random_checkpoint
 from auricle.errors import AudioError
 from auricle.generate import GenerationConfig
+from auricle.generate.utf8 import ACCEPT, REJECT, Utf8Rules
 from auricle.prompt.segments import Audio, Special, Text
 from auricle.tasks.engine import Request
 
@@ -48,7 +49,9 @@ def test_scores_agree_with_generation(model):
     results = engine.generate(reqs, GenerationConfig(max_new_tokens=3, stop_token_ids=()))
     for row, (req, res) in enumerate(zip(reqs, results)):
         first = res.token_ids[0]
-        assert first == int(logprobs[row].argmax())  # greedy takes the most likely token
+        # greedy takes the most likely token that starts a character (the engine's UTF-8 rules)
+        allowed = Utf8Rules.for_tokenizer(engine.tokenizer).next_state[ACCEPT] != REJECT
+        assert first == int(logprobs[row].masked_fill(~allowed, float("-inf")).argmax())
         two = engine.score(req, [res.token_ids[:1], res.token_ids[:2], []])
         assert two[0] == pytest.approx(float(logprobs[row, first]), abs=1e-4)
         assert two[1] < two[0] and two[2] == 0.0

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from auricle.errors import ConfigError
 from auricle.generate.timestamps import TimestampRules
+from auricle.generate.utf8 import Utf8Rules
 
 FinishReason = Literal["stop", "length"]
 
@@ -35,6 +36,7 @@ class GenerationConfig:
     sync_every: int | None = None  # steps between host checks; None = 1 on CPU or when streaming, else 8
     compile_decode: bool = False  # torch.compile the decode step (once per model; pays off on long runs)
     timestamp_rules: TimestampRules | None = None  # keep timed answers well formed (generate/timestamps.py)
+    utf8_rules: Utf8Rules | None = None  # never stop or switch to a special token mid-character (generate/utf8.py)
 
     def __post_init__(self) -> None:
         if self.stop_token_ids is not None:

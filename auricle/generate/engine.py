@@ -19,6 +19,7 @@ from auricle.generate.config import GenerationConfig, GenerationResult, StreamEv
 from auricle.generate.sampling import apply_repetition_penalty, greedy, sample
 from auricle.generate.stopping import DecodeFn, RowText
 from auricle.generate.timestamps import TimestampState
+from auricle.generate.utf8 import Utf8State
 from auricle.model.audiolm import AudioLM
 from auricle.model.text import KVCache
 
@@ -324,8 +325,8 @@ def _decode_loop(
 
 class _Chooser:
     """Turns a step's logits [B, V] into the next ids [B]: vocab limit, min_new_tokens, timestamp
-    rules, repetition penalty, then greedy or sampling. Keeps the per-row state (ids seen, timestamp
-    phase) on the device."""
+    and UTF-8 rules, repetition penalty, then greedy or sampling. Keeps the per-row state (ids seen,
+    timestamp phase, UTF-8 state) on the device."""
 
     def __init__(
         self,
@@ -351,6 +352,9 @@ class _Chooser:
             self.timestamps = TimestampState(
                 cfg.timestamp_rules, self.limit, stop_ids, prompt_ids.shape[0], device
             )
+        self.utf8 = None
+        if cfg.utf8_rules is not None:
+            self.utf8 = Utf8State(cfg.utf8_rules, prompt_ids.shape[0], device)
         self.generator = None
         if cfg.do_sample and cfg.seed is not None:
             self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -361,8 +365,8 @@ class _Chooser:
             logits = logits[:, : self.limit]
         if step < cfg.min_new_tokens and self.stop_t.numel():
             logits = logits.index_fill(1, self.stop_t, float("-inf"))
-        if self.timestamps is not None:
-            logits = self.timestamps.mask(logits)
+        if self.timestamps is not None or self.utf8 is not None:
+            logits = logits.masked_fill(~self._allowed(logits.shape[-1]), float("-inf"))
         if self.seen is not None:
             logits = apply_repetition_penalty(logits, self.seen, cfg.repetition_penalty)
         if cfg.do_sample:
@@ -379,7 +383,23 @@ class _Chooser:
             self.seen.scatter_(1, tok[:, None], True)
         if self.timestamps is not None:
             self.timestamps.update(tok)
+        if self.utf8 is not None:
+            self.utf8.update(tok)
         return tok
+
+    def _allowed(self, width: int) -> torch.Tensor:
+        """[B, width] bool: what the timestamp and UTF-8 rules allow together; a row they leave
+        with no choice (never, with a full byte-level vocabulary) may stop."""
+        ok = None
+        if self.timestamps is not None:
+            ok = self.timestamps.allowed()[:, :width]
+        if self.utf8 is not None:
+            utf8 = self.utf8.allowed(width)
+            ok = utf8 if ok is None else ok & utf8
+        stuck = ~ok.any(-1, keepdim=True)
+        if self.stop_t.numel():
+            ok = ok | (stuck & torch.isin(torch.arange(width, device=ok.device), self.stop_t))
+        return ok
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep only the given batch rows."""
@@ -387,3 +407,5 @@ class _Chooser:
             self.seen = self.seen[rows]
         if self.timestamps is not None:
             self.timestamps.select(rows)
+        if self.utf8 is not None:
+            self.utf8.select(rows)

@@ -22,6 +22,7 @@ import torch
 from auricle.audio.features import audio_token_count, log_mel
 from auricle.errors import AudioError
 from auricle.generate import GenerationConfig, GenerationResult, StreamEvent, generate, stream_batch
+from auricle.generate.utf8 import Utf8Rules
 from auricle.model.audiolm import AudioLM
 from auricle.prompt.encode import EncodedPrompt, encode_prompt
 from auricle.prompt.segments import PromptStyle, Rendered, Segment
@@ -117,6 +118,9 @@ class ModelEngine:
     def _generation_config(self, config: GenerationConfig) -> GenerationConfig:
         if config.vocab_limit is None and len(self.tokenizer) < self.model.cfg.text.vocab_size:
             config = config.replace(vocab_limit=len(self.tokenizer))  # never sample an undecodable id
+        if config.utf8_rules is None:
+            # answers shown to people never carry U+FFFD from a half-written character
+            config = config.replace(utf8_rules=Utf8Rules.for_tokenizer(self.tokenizer))
         return config
 
     def _decode(self, ids: Sequence[int]) -> str:
