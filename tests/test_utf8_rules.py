@@ -18,7 +18,18 @@ SPECIAL = 999
 
 
 def toy_rules() -> Utf8Rules:
-    tokens = [b"a", b"\xe4", b"\xbd", b"\xa0", b"\xe4\xbd", b"\xa0b", b"\xff", b"\xed\xa0", b"\xe4\xbd\xa0", b""]
+    tokens = [
+        b"a",
+        b"\xe4",
+        b"\xbd",
+        b"\xa0",
+        b"\xe4\xbd",
+        b"\xa0b",
+        b"\xff",
+        b"\xed\xa0",
+        b"\xe4\xbd\xa0",
+        b"",
+    ]
     return Utf8Rules.from_token_bytes(tokens, special={len(tokens) - 1})
 
 
@@ -31,7 +42,8 @@ def test_automaton_follows_each_token_from_each_state():
     assert nxt[ACCEPT, bd] == REJECT  # a continuation byte cannot start a character
     assert nxt[CONT1, a] == REJECT and nxt[CONT2, ni] == REJECT  # nor can a character be cut short
     assert nxt[ACCEPT, ff] == REJECT and nxt[ACCEPT, surrogate] == REJECT  # never valid UTF-8
-    assert nxt[ACCEPT, special] == ACCEPT and nxt[CONT1, special] == REJECT  # specials between characters only
+    # special tokens only between characters
+    assert nxt[ACCEPT, special] == ACCEPT and nxt[CONT1, special] == REJECT
 
 
 def random_walk(rules: Utf8Rules, special: set[int], steps: int, seed: int) -> list[int]:
@@ -45,7 +57,9 @@ def random_walk(rules: Utf8Rules, special: set[int], steps: int, seed: int) -> l
         ids.append(tok)
         state.update(torch.tensor([tok]))
     while int(state.state) != ACCEPT:  # finish the character the walk is in
-        ok = state.allowed(rules.vocab)[0] & ~torch.isin(torch.arange(rules.vocab), torch.tensor(sorted(special)))
+        ok = state.allowed(rules.vocab)[0] & ~torch.isin(
+            torch.arange(rules.vocab), torch.tensor(sorted(special))
+        )
         tok = int(torch.nonzero(ok).flatten()[0])
         ids.append(tok)
         state.update(torch.tensor([tok]))

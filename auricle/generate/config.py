@@ -36,7 +36,7 @@ class GenerationConfig:
     sync_every: int | None = None  # steps between host checks; None = 1 on CPU or when streaming, else 8
     compile_decode: bool = False  # torch.compile the decode step (once per model; pays off on long runs)
     timestamp_rules: TimestampRules | None = None  # keep timed answers well formed (generate/timestamps.py)
-    utf8_rules: Utf8Rules | None = None  # never stop or switch to a special token mid-character (generate/utf8.py)
+    utf8_rules: Utf8Rules | None = None  # no half-written characters (generate/utf8.py)
 
     def __post_init__(self) -> None:
         if self.stop_token_ids is not None:
