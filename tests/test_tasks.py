@@ -163,6 +163,16 @@ def test_classify_events_reads_timed_output_as_a_label_list():
     assert model.classify(noise(1.0), "event").label == "dog barking"
 
 
+def test_classify_event_score_leaves_out_the_timestamps():
+    def scorer(request, cont):
+        return -0.25 * len(cont)
+
+    model, engine = model_with("<|0.00|>thunder<|1.20|>", scorer=scorer)
+    out = model.classify(noise(1.0), "event")
+    n = len(engine.tokenizer.encode_text("thunder")) + 1  # the label and the end token, not the times
+    assert out.score == pytest.approx(math.exp(-0.25 * n), abs=1e-6)
+
+
 def test_classify_with_candidates_is_a_softmax_over_them():
     tok = ScriptedEngine("").tokenizer
     prefs = {"park": -1.0, "bus": -2.0, "metro station": -4.0}

@@ -55,6 +55,9 @@ def test_scores_agree_with_generation(model):
         two = engine.score(req, [res.token_ids[:1], res.token_ids[:2], []])
         assert two[0] == pytest.approx(float(logprobs[row, first]), abs=1e-4)
         assert two[1] < two[0] and two[2] == 0.0
+        per_token = engine.token_logprobs(req, res.token_ids[:2])
+        assert per_token[0] == pytest.approx(two[0], abs=1e-4)
+        assert sum(per_token) == pytest.approx(two[1], abs=1e-4)
 
 
 def test_tasks_run_end_to_end(model):

@@ -116,6 +116,13 @@ class ScriptedEngine:
         self.requests.append(request)
         return [float(self.scorer(request, list(c))) for c in continuations]
 
+    def token_logprobs(self, request, continuation):
+        """Per-token log-probabilities as differences of the scorer's prefix scores."""
+        cont = list(continuation)
+        prefix = [float(self.scorer(request, cont[:k])) for k in range(len(cont) + 1)]
+        self.requests.append(request)
+        return [b - a for a, b in zip(prefix, prefix[1:])]
+
     def next_token_logprobs(self, requests):
         self.requests += list(requests)
         logits = torch.zeros(len(requests), len(self.tokenizer))

@@ -7,7 +7,8 @@ Two ways to get a label, both scored with the model's own probabilities:
   computed by one teacher-forced pass over prompt + answer. Sound events are asked for with
   ``<|timestamps|>`` (the model writes ``<|start|>label<|end|>`` per event, as it was trained to,
   kept well formed by :mod:`auricle.generate.timestamps`) and read back as the distinct labels in
-  order, comma-separated.
+  order, comma-separated; their score leaves out the timestamp tokens (they say when, not what: the
+  probability of one exact 10 ms time is small even when the model is sure of the labels).
 * **closed** (``candidates=[...]``): every candidate is scored the same way (its tokens and the end
   token after the prompt) and the scores are softmaxed over the candidates; ``labels`` ranks them.
   Nothing is generated, so the label is always one of the candidates.
@@ -23,7 +24,7 @@ import numpy as np
 from auricle.errors import ConfigError
 from auricle.generate.timestamps import TimestampRules
 from auricle.tasks.analysis import build_requests, run_task
-from auricle.tasks.engine import Engine
+from auricle.tasks.engine import Engine, Request
 from auricle.tasks.longform import DEFAULT_MAX_SECONDS
 from auricle.tasks.prompts import resolve_format
 from auricle.tasks.results import Classification, Label
@@ -86,9 +87,18 @@ def classify(
     for a in answers:
         label = event_list(a.pieces) if kind == "event" else plain_text(a.pieces)
         cont = a.ids + ([end_id] if a.result.finish_reason == "stop" else [])
-        score = round(math.exp(engine.score(a.request, [cont])[0]), 6) if cont else None
+        score = _answer_score(engine, a.request, cont, skip_timestamps=kind == "event") if cont else None
         out.append(Classification(kind, label, score, [Label(label, score)], text=label))
     return out
+
+
+def _answer_score(engine: Engine, request: Request, cont: list[int], *, skip_timestamps: bool) -> float:
+    """Probability of an answer's tokens (timestamp tokens left out when ``skip_timestamps``)."""
+    if not skip_timestamps:
+        return round(math.exp(engine.score(request, [cont])[0]), 6)
+    tok = engine.tokenizer
+    lps = engine.token_logprobs(request, cont)
+    return round(math.exp(sum(lp for t, lp in zip(cont, lps) if tok.id_to_time(t) is None)), 6)
 
 
 def event_list(pieces) -> str:

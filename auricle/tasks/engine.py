@@ -65,6 +65,9 @@ class Engine(Protocol):
     def score(self, request: Request, continuations: Sequence[Sequence[int]]) -> list[float]:
         """Sum of token log-probabilities of each continuation after the prompt."""
 
+    def token_logprobs(self, request: Request, continuation: Sequence[int]) -> list[float]:
+        """Log-probability of each token of one continuation after the prompt."""
+
     @torch.inference_mode()
     def next_token_logprobs(self, requests: Sequence[Request]) -> torch.Tensor:
         """Log-probabilities [B, vocab] of the token after each prompt."""
@@ -181,18 +184,29 @@ class ModelEngine:
     @torch.inference_mode()
     def score(self, request: Request, continuations: Sequence[Sequence[int]]) -> list[float]:
         """Sum of log-probabilities of each continuation's tokens after the prompt (one batch row each)."""
+        return [sum(lps) for lps in self._continuation_logprobs(request, continuations)]
+
+    @torch.inference_mode()
+    def token_logprobs(self, request: Request, continuation: Sequence[int]) -> list[float]:
+        """Log-probability of each token of ``continuation`` after the prompt (one forward pass)."""
+        return self._continuation_logprobs(request, [continuation])[0]
+
+    def _continuation_logprobs(
+        self, request: Request, continuations: Sequence[Sequence[int]]
+    ) -> list[list[float]]:
         enc, audios = self._encode(request)
         p = len(enc.ids)
-        out: list[float] = []
+        out: list[list[float]] = []
         for start in range(0, len(continuations), self.batch_size):
             chunk = [list(c) for c in continuations[start : start + self.batch_size]]
             hidden = self._hidden([enc.ids + c for c in chunk], audios * len(chunk))
             for row, cont in enumerate(chunk):
                 if not cont:
-                    out.append(0.0)
+                    out.append([])
                     continue
                 lp = self._logprobs(hidden[row, p - 1 : p - 1 + len(cont)])
-                out.append(float(lp.gather(-1, torch.tensor(cont, device=lp.device)[:, None]).sum()))
+                picked = lp.gather(-1, torch.tensor(cont, device=lp.device)[:, None])[:, 0]
+                out.append(picked.float().cpu().tolist())
         return out
 
     @torch.inference_mode()
