@@ -15,6 +15,11 @@ the minimum of each over the repeats is kept. decode tokens/s = batch × (new_to
 time; end-to-end tokens/s = batch × new_tokens / total time. auricle is timed through
 ``stream_batch`` (events per step; a no-op ``decode_fn``), transformers through a streamer that only
 marks the first token. The last line, ``speedup:``, is the smallest end-to-end tokens/s ratio.
+
+``--utf8-rules`` runs auricle's side under the UTF-8 rules (``auricle.generate.utf8``, on for every
+task above ``generate()``) over a synthetic byte-level vocabulary of the model's size (every byte,
+then random 2–4 byte pieces): it measures what the rules cost per step. The rules then change the
+choices of a random model, so its tokens differ from transformers' by design.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import transformers
 
 from auricle.checkpoint.keymap import QWEN2_AUDIO_RUNTIME, convert
 from auricle.generate import GenerationConfig, stream_batch
+from auricle.generate.utf8 import Utf8Rules
 from auricle.model import AudioLM, preset
 from auricle.model.encoder import conv_lengths, pooled_lengths
 
@@ -184,6 +190,7 @@ def run_case(
     device: str,
     dtype: torch.dtype,
     compile_decode: bool,
+    utf8_rules: Utf8Rules | None = None,
 ):
     """Time both sides on one batch size; returns per-side numbers and whether the tokens agree.
 
@@ -213,7 +220,11 @@ def run_case(
 
     def ours_gen(clock: Clock) -> list[list[int]]:
         cfg = GenerationConfig(
-            max_new_tokens=new, min_new_tokens=new, stop_token_ids=(), compile_decode=compile_decode
+            max_new_tokens=new,
+            min_new_tokens=new,
+            stop_token_ids=(),
+            compile_decode=compile_decode,
+            utf8_rules=utf8_rules,
         )
         clock.mark()
         results = {}
@@ -247,6 +258,16 @@ def run_case(
         )
     same = tokens["transformers"] == tokens["auricle"]
     return row, same, sum(map(len, prompts))
+
+
+def synthetic_byte_vocab_rules(vocab: int, seed: int = 0) -> Utf8Rules:
+    """UTF-8 rules for a byte-level vocabulary of ``vocab`` ids: every byte, then random pieces."""
+    g = torch.Generator().manual_seed(seed)
+    pieces = [bytes([b]) for b in range(256)]
+    while len(pieces) < vocab:
+        n = int(torch.randint(2, 5, (1,), generator=g))
+        pieces.append(bytes(torch.randint(0, 256, (n,), generator=g).tolist()))
+    return Utf8Rules.from_token_bytes(pieces[:vocab], special=set())
 
 
 def device_copy_rate(device: str) -> float:
@@ -296,6 +317,9 @@ def main() -> None:
     ap.add_argument(
         "--compile", action="store_true", help="auricle with compile_decode=True (compiled in warm-up)"
     )
+    ap.add_argument(
+        "--utf8-rules", action="store_true", help="auricle under the UTF-8 rules (what they cost per step)"
+    )
     args = ap.parse_args()
     if args.clock == "process" and (args.device == "cuda" or args.threads != 1):
         ap.error("--clock process measures one CPU thread: use it with --device cpu --threads 1")
@@ -315,7 +339,9 @@ def main() -> None:
         f"# model={model} ({ours.num_parameters() / 1e6:.1f} M params, vocab {s.vocab}, {dtype}), "
         f"greedy, {args.new_tokens} new tokens, min of {args.repeats} after a warm-up, {args.clock} clock"
         + (", auricle decode compiled" if args.compile else "")
+        + (", auricle under the UTF-8 rules (tokens differ by design)" if args.utf8_rules else "")
     )
+    rules = synthetic_byte_vocab_rules(s.vocab) if args.utf8_rules else None
     copy_rate = device_copy_rate(args.device) if args.device == "cuda" else None
     header = f"{'bs':>3} {'side':<13} {'TTFT ms':>9} {'decode tok/s':>13} {'e2e tok/s':>10} {'ms/step':>8}"
     if copy_rate:
@@ -324,7 +350,7 @@ def main() -> None:
     ratios = []
     for bs in args.batch_sizes:
         row, same, n_prompt = run_case(
-            hf, ours, s, bs, args.new_tokens, args.repeats, args.device, dtype, args.compile
+            hf, ours, s, bs, args.new_tokens, args.repeats, args.device, dtype, args.compile, rules
         )
         for side in ("transformers", "auricle"):
             r = row[side]
