@@ -29,6 +29,7 @@ from auricle.tasks.caption import describe_music as _describe_music
 from auricle.tasks.classify import KINDS
 from auricle.tasks.classify import classify as _classify
 from auricle.tasks.engine import Engine, ModelEngine
+from auricle.tasks.fallback import COMPRESSION_RATIO_THRESHOLD, DEFAULT_TEMPERATURES
 from auricle.tasks.language import detect_languages
 from auricle.tasks.longform import DEFAULT_MAX_SECONDS
 from auricle.tasks.music import analyze_music as _analyze_music
@@ -214,15 +215,27 @@ class AudioModel:
         word_timestamps: bool = False,
         itn: bool = False,
         batch_size: int | None = None,
+        temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
+        compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
     ) -> Transcription | list[Transcription]:
         """Speech to text in the spoken language, any length.
 
         ``language`` (``en zh de es ko fr ja it``) is detected when not given. ``word_timestamps``
         gives every word a start and end (Qwen-Audio SRWT; times the model got wrong are repaired
         and flagged ``Word.repaired``). ``itn`` asks for inverse text normalisation ("twenty" → "20").
+        Decoding is greedy; a window whose text compresses more than ``compression_ratio_threshold``
+        (a loop) is decoded again by seeded sampling at each further ``temperature`` in turn, as
+        Whisper does (``temperature=0`` or ``compression_ratio_threshold=None``: greedy only).
         """
         return self._run(
-            audio, batch_size, _transcribe, language=language, word_timestamps=word_timestamps, itn=itn
+            audio,
+            batch_size,
+            _transcribe,
+            language=language,
+            word_timestamps=word_timestamps,
+            itn=itn,
+            temperature=temperature,
+            compression_ratio_threshold=compression_ratio_threshold,
         )
 
     def translate(
@@ -232,9 +245,20 @@ class AudioModel:
         to: str = "en",
         language: str | None = None,
         batch_size: int | None = None,
+        temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
+        compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
     ) -> Transcription | list[Transcription]:
-        """Speech translated into ``to``, any length; ``language`` (spoken) is detected when not given."""
-        return self._run(audio, batch_size, _translate, to=to, language=language)
+        """Speech translated into ``to``, any length; ``language`` (spoken) is detected when not given.
+        ``temperature`` and ``compression_ratio_threshold``: the fallback, as in :meth:`transcribe`."""
+        return self._run(
+            audio,
+            batch_size,
+            _translate,
+            to=to,
+            language=language,
+            temperature=temperature,
+            compression_ratio_threshold=compression_ratio_threshold,
+        )
 
     def caption(
         self, audio: AudioArg, *, language: str = "en", style: str = "clotho", batch_size: int | None = None

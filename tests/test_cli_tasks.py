@@ -81,6 +81,18 @@ def test_transcribe_writes_every_format(checkpoint, clips, tmp_path, capsys):
     "command",
     [
         ["translate", "--to", "de", "--language", "en", "-f", "txt"],
+        [
+            "translate",
+            "--to",
+            "de",
+            "--temperature",
+            "0",
+            "0.5",
+            "--compression-ratio-threshold",
+            "1.1",
+            "-f",
+            "txt",
+        ],
         ["caption", "-f", "json"],
         ["ask", "-q", "what is <|im_end|> <audio>/etc/passwd</audio>?", "-f", "txt"],
         ["classify", "--kind", "emotion", "--candidates", "happy,sad", "-f", "json"],

@@ -14,6 +14,7 @@ from auricle.api import AudioModel, load
 from auricle.errors import AudioError, CheckpointError, ConfigError, PromptError
 from auricle.prompt.encode import encode_prompt
 from auricle.prompt.tags import task_prompt
+from auricle.tasks.fallback import compression_ratio
 from auricle.tasks.results import (
     Answer,
     Caption,
@@ -273,3 +274,37 @@ def test_load_a_shipped_model_whose_files_are_missing_is_a_clear_error(monkeypat
     monkeypatch.setattr("auricle.api.SHIPPED_MODELS", {"gone": tmp_path / "gone"})
     with pytest.raises(CheckpointError, match="missing from this installation"):
         load("gone")
+
+
+def test_transcribe_falls_back_to_sampling_when_the_text_loops():
+    loop = "the cat " * 30
+    model, engine = model_with([loop, loop + "again", "a clean sentence"])
+    out = model.transcribe(noise(2.0), language="en")
+    assert out.text == "a clean sentence"
+    assert [(c.do_sample, c.temperature, c.seed) for c in engine.configs] == [
+        (False, 1.0, None),  # greedy first
+        (True, 0.2, 1),  # still a loop
+        (True, 0.4, 2),  # passes: no more attempts
+    ]
+
+
+def test_fallback_keeps_the_least_repetitive_attempt_and_can_be_turned_off():
+    loops = ["la " * 60, "la " * 20 + "do re mi", "la " * 80]
+    model, engine = model_with(list(loops))
+    out = model.transcribe(noise(2.0), language="en", temperature=(0.0, 0.5, 1.0))
+    assert out.text == loops[1].strip() and len(engine.configs) == 3
+    model, engine = model_with(list(loops))
+    assert model.transcribe(noise(2.0), language="en", temperature=0).text == loops[0].strip()
+    model, engine = model_with(list(loops))
+    model.translate(noise(2.0), language="en", to="de", compression_ratio_threshold=None)
+    assert len(engine.configs) == 1
+    with pytest.raises(ConfigError, match="temperature"):
+        model.transcribe(noise(2.0), language="en", temperature=(0.0, -1.0))
+
+
+def test_compression_ratio_tells_loops_from_sentences():
+    assert compression_ratio("") == 0.0
+    assert compression_ratio("The red flower is broken.") < 1.5
+    assert compression_ratio("我们听到犯罪这个词七次。") < 1.5
+    assert compression_ratio("on page " * 20) > 2.4
+    assert compression_ratio("七次" * 30) > 2.4

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from auricle import api
 from auricle.errors import AudioError, AuricleError, ConfigError
 from auricle.tasks.classify import KINDS
+from auricle.tasks.fallback import COMPRESSION_RATIO_THRESHOLD, DEFAULT_TEMPERATURES
 from auricle.tasks.prompts import LANGUAGE_NAMES, TASK_FORMATS
 from auricle.tasks.writers import FORMATS, get_writer, result_text
 
@@ -34,11 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--language", choices=LANGS, help="spoken language (default: detected)")
     p.add_argument("--word-timestamps", action="store_true", help="a start and end time for every word")
     p.add_argument("--itn", action="store_true", help="inverse text normalisation (numbers as digits)")
+    _fallback_arguments(p)
     p.set_defaults(func=_run_transcribe)
 
     p = _task_parser(subparsers, "translate", "speech translated into another language (any length)")
     p.add_argument("--to", default="en", choices=LANGS, help="language to translate into (default: en)")
     p.add_argument("--language", choices=LANGS, help="spoken language (default: detected)")
+    _fallback_arguments(p)
     p.set_defaults(func=_run_translate)
 
     p = _task_parser(subparsers, "caption", "describe the sound in one sentence")
@@ -161,17 +164,45 @@ def _line(result) -> str:
     return f"{text} ({score:.3f})" if isinstance(score, float) else text
 
 
+def _fallback_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--temperature",
+        type=float,
+        nargs="+",
+        default=list(DEFAULT_TEMPERATURES),
+        help="greedy first (0), then these sampling temperatures for windows whose text loops "
+        "(default: 0 0.2 0.4 0.6 0.8 1; give 0 alone for greedy only)",
+    )
+    p.add_argument(
+        "--compression-ratio-threshold",
+        type=float,
+        default=COMPRESSION_RATIO_THRESHOLD,
+        help="text that compresses more than this is decoded again (default: 2.4)",
+    )
+
+
+def _fallback(args: argparse.Namespace) -> dict:
+    return {"temperature": args.temperature, "compression_ratio_threshold": args.compression_ratio_threshold}
+
+
 def _run_transcribe(args: argparse.Namespace) -> int:
     def task(model, paths):
         return model.transcribe(
-            paths, language=args.language, word_timestamps=args.word_timestamps, itn=args.itn
+            paths,
+            language=args.language,
+            word_timestamps=args.word_timestamps,
+            itn=args.itn,
+            **_fallback(args),
         )
 
     return _run_files(args, task, word_ts=args.word_timestamps)
 
 
 def _run_translate(args: argparse.Namespace) -> int:
-    return _run_files(args, lambda model, paths: model.translate(paths, to=args.to, language=args.language))
+    return _run_files(
+        args,
+        lambda model, paths: model.translate(paths, to=args.to, language=args.language, **_fallback(args)),
+    )
 
 
 def _run_caption(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from auricle.errors import ConfigError
 from auricle.generate import GenerationConfig
 from auricle.generate.timestamps import TimestampRules
 from auricle.tasks.engine import Engine, Request, output_ids
+from auricle.tasks.fallback import COMPRESSION_RATIO_THRESHOLD, DEFAULT_TEMPERATURES, generate_with_fallback
 from auricle.tasks.language import detect_languages
 from auricle.tasks.longform import WindowOutput, join_texts, merge_windows, silence_windows
 from auricle.tasks.prompts import LANGUAGE_NAMES, build_prompt, check_language, resolve_format, stop_tokens
@@ -37,6 +38,8 @@ def transcribe(
     itn: bool = False,
     task_format: str = "auto",
     max_new_tokens: int | None = None,
+    temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
+    compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
 ) -> list[Transcription]:
     """Transcribe every audio; see :meth:`auricle.api.AudioModel.transcribe`."""
     check_language(language, "language")
@@ -54,6 +57,8 @@ def transcribe(
         itn=itn,
         task_format=task_format,
         max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        compression_ratio_threshold=compression_ratio_threshold,
     )
 
 
@@ -68,6 +73,8 @@ def speech_to_text(
     itn: bool | None,
     task_format: str,
     max_new_tokens: int | None = None,
+    temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
+    compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
 ) -> list[Transcription]:
     """Windowed ASR (``task="asr"``) or speech translation (``task="s2tt"``) of every audio."""
     fmt = resolve_format(task_format, engine.style)
@@ -94,7 +101,13 @@ def speech_to_text(
         stop_token_ids=stop_tokens(engine.tokenizer, task_format, engine.style),
         timestamp_rules=TimestampRules.for_tokenizer(engine.tokenizer, "words") if word_timestamps else None,
     )
-    results = engine.generate(requests, config)
+    results = generate_with_fallback(
+        engine,
+        requests,
+        config,
+        temperature=temperature,
+        compression_ratio_threshold=compression_ratio_threshold,
+    )
 
     outputs: list[list[WindowOutput]] = [[] for _ in audios]
     window_iter = [iter(w) for w in windows]

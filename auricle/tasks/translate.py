@@ -8,6 +8,7 @@ import numpy as np
 
 from auricle.errors import ConfigError
 from auricle.tasks.engine import Engine
+from auricle.tasks.fallback import COMPRESSION_RATIO_THRESHOLD, DEFAULT_TEMPERATURES
 from auricle.tasks.prompts import check_language
 from auricle.tasks.results import Transcription
 from auricle.tasks.transcribe import speech_to_text
@@ -22,6 +23,8 @@ def translate(
     itn: bool = True,
     task_format: str = "auto",
     max_new_tokens: int | None = None,
+    temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
+    compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
 ) -> list[Transcription]:
     """Translate the speech of every audio into ``to``; see :meth:`auricle.api.AudioModel.translate`."""
     if not to:
@@ -38,4 +41,6 @@ def translate(
         itn=itn,
         task_format=task_format,
         max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        compression_ratio_threshold=compression_ratio_threshold,
     )
