@@ -355,6 +355,8 @@ class _Chooser:
         self.utf8 = None
         if cfg.utf8_rules is not None:
             self.utf8 = Utf8State(cfg.utf8_rules, prompt_ids.shape[0], device)
+        self.is_stop = torch.zeros(self.limit, dtype=torch.bool, device=device)
+        self.is_stop[self.stop_t] = True
         self.generator = None
         if cfg.do_sample and cfg.seed is not None:
             self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -397,9 +399,7 @@ class _Chooser:
             utf8 = self.utf8.allowed(width)
             ok = utf8 if ok is None else ok & utf8
         stuck = ~ok.any(-1, keepdim=True)
-        if self.stop_t.numel():
-            ok = ok | (stuck & torch.isin(torch.arange(width, device=ok.device), self.stop_t))
-        return ok
+        return ok | (stuck & self.is_stop[None, :width])
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep only the given batch rows."""

@@ -118,10 +118,6 @@ class TimestampState:
         stuck = ~ok.any(-1, keepdim=True)
         return ok | (stuck & stop)
 
-    def mask(self, logits: torch.Tensor) -> torch.Tensor:
-        """``logits`` [B, V] with every id the format forbids at -inf."""
-        return logits.masked_fill(~self.allowed()[:, : logits.shape[-1]], float("-inf"))
-
     def update(self, tok: torch.Tensor) -> None:
         """Follow the ids [B] just chosen."""
         is_ts = self.is_ts[tok]
