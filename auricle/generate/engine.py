@@ -355,8 +355,9 @@ class _Chooser:
         self.utf8 = None
         if cfg.utf8_rules is not None:
             self.utf8 = Utf8State(cfg.utf8_rules, prompt_ids.shape[0], device)
-        self.is_stop = torch.zeros(self.limit, dtype=torch.bool, device=device)
-        self.is_stop[self.stop_t] = True
+        if self.timestamps is not None or self.utf8 is not None:
+            self.is_stop = torch.zeros(self.limit, dtype=torch.bool, device=device)
+            self.is_stop[self.stop_t] = True
         self.generator = None
         if cfg.do_sample and cfg.seed is not None:
             self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -391,7 +392,7 @@ class _Chooser:
 
     def _allowed(self, width: int) -> torch.Tensor:
         """[B, width] bool: what the timestamp and UTF-8 rules allow together; a row they leave
-        with no choice (never, with a full byte-level vocabulary) may stop."""
+        with no choice (never with a full byte-level vocabulary) may stop, so none is stuck."""
         ok = None
         if self.timestamps is not None:
             ok = self.timestamps.allowed()[:, :width]

@@ -87,7 +87,6 @@ class Utf8Rules:
         specials = np.array(sorted(i for i in special if 0 <= i < vocab), dtype=np.int64)
         states[:, specials] = REJECT
         states[ACCEPT, specials] = ACCEPT  # special tokens only between characters
-        states[REJECT, :] = REJECT
         return cls(torch.from_numpy(states))
 
 

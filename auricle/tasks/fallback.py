@@ -47,8 +47,8 @@ def generate_with_fallback(
     temperature. If every temperature fails, the attempt with the lowest compression ratio is kept."""
     temps = temperatures_of(temperature)
     results = engine.generate(requests, _at(config, temps[0], 0))
-    if compression_ratio_threshold is None:
-        return results
+    if compression_ratio_threshold is None or len(temps) == 1:
+        return results  # nothing to fall back to: no ratios needed
     ratios = [_ratio(engine, r) for r in results]
     for attempt, temp in enumerate(temps[1:], 1):
         redo = [i for i, ratio in enumerate(ratios) if ratio > compression_ratio_threshold]
