@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import platform
+import time
+from collections.abc import Callable
 
 
 def cpu_model() -> str:
@@ -15,3 +17,20 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def best_time(
+    step: Callable[[], None], *, warmup: int, repeats: int, steps: int, sync: Callable[[], None]
+) -> float:
+    """Seconds per call of ``step``: ``warmup`` calls, then the best of ``repeats`` runs of ``steps``."""
+    for _ in range(warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync()
+        times.append((time.perf_counter() - t0) / steps)
+    return min(times)

@@ -26,9 +26,9 @@ import contextlib
 import dataclasses
 import datetime
 import platform
-import time
 
 import torch
+from machine import best_time
 
 from auricle.audio.features import audio_token_count
 from auricle.model import AudioLM, preset
@@ -219,17 +219,13 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
 
     def timed(all_positions: bool) -> float:
-        for _ in range(args.warmup):
-            step(all_positions)
-        sync(device)
-        times = []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
-                step(all_positions)
-            sync(device)
-            times.append((time.perf_counter() - t0) / args.steps)
-        return min(times)
+        return best_time(
+            lambda: step(all_positions),
+            warmup=args.warmup,
+            repeats=args.repeats,
+            steps=args.steps,
+            sync=lambda: sync(device),
+        )
 
     best = timed(False)
     every = timed(True)

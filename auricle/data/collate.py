@@ -3,6 +3,13 @@
 Features are computed here, so with DataLoader workers they are computed in the workers, on the fly.
 Audios are ordered row by row and, within a row, in span order: the order in which
 :meth:`auricle.model.AudioLM.forward` fills the placeholder spans.
+
+**Packing.** Examples loaded for one sampler unit (``SampleKey.unit``: the same audio, see
+:class:`~auricle.data.sampler.BucketBatchSampler`) become one row: their longest common prefix of
+ids (at least through the audio, and ending before any target) once, then each example's
+continuation. ``positions`` restart each continuation at the prefix length and ``branches`` keeps
+the continuations from seeing each other, so every target gets exactly the logits it would get
+in a row of its own, while the audio and prefix are computed once for all of them.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from auricle.audio.features import audio_token_count, log_mel
@@ -42,12 +50,17 @@ class Batch:
     ctc_audio: torch.Tensor | None = None  # [K] long, rows of `mel`
     encoder_states: torch.Tensor | None = None  # [A, C_max, d] cached states (see encoder_cache)
     encoder_lengths: torch.Tensor | None = None  # [A] long, valid positions of each
+    positions: torch.Tensor | None = None  # [B, S] long, set when a row is packed
+    branches: torch.Tensor | None = None  # [B, S] long, 0 = shared prefix, k = k-th continuation
+    rows: list[int] | None = None  # row of each example (None: example i is row i)
 
     def audio_inputs(self, start_layer: int = 0) -> dict[str, Any]:
-        """Keyword arguments of :meth:`AudioLM.forward` for this batch's audio (mel or cached states)."""
+        """Keyword arguments of :meth:`AudioLM.forward` for this batch's audio (mel or cached
+        states) and, when rows are packed, its positions and branches."""
+        packed = {"positions": self.positions, "branches": self.branches} if self.branches is not None else {}
         if self.encoder_states is not None:
-            return {"encoder_states": (self.encoder_states, self.encoder_lengths, start_layer)}
-        return {"mel": self.mel, "mel_frames": self.mel_frames}
+            return {"encoder_states": (self.encoder_states, self.encoder_lengths, start_layer), **packed}
+        return {"mel": self.mel, "mel_frames": self.mel_frames, **packed}
 
     def audio_token_lengths(self, n_ctx: int) -> torch.Tensor:
         """Audio tokens per audio [A] (what the encoder gives each, before learned bos/eos rows)."""
@@ -63,7 +76,13 @@ class Batch:
     @property
     def real_rows(self) -> list[int]:
         """Rows holding an example of the batch (not a loss-free stand-in, see SampleKey.padding)."""
-        return [i for i, k in enumerate(self.keys) if not getattr(k, "padding", False)]
+        rows = self.rows if self.rows is not None else range(len(self.keys))
+        return sorted({r for r, k in zip(rows, self.keys) if not getattr(k, "padding", False)})
+
+    @property
+    def num_examples(self) -> int:
+        """Examples of the batch (several per row when rows are packed), stand-ins excluded."""
+        return sum(1 for k in self.keys if not getattr(k, "padding", False))
 
     @property
     def num_tokens(self) -> int:
@@ -106,22 +125,32 @@ class Collator:
     def __call__(self, items: Sequence[TokenizedExample]) -> Batch:
         if not items:
             raise ValueError("cannot collate an empty batch")
-        width = max(len(it) for it in items)
-        b = len(items)
+        groups = _units(items)
+        rows = [_pack(g) if len(g) > 1 else _Row.single(g[0]) for g in groups]
+        width = max(len(r.ids) for r in rows)
+        b = len(rows)
         input_ids = torch.full((b, width), self.pad_id, dtype=torch.long)
         labels = torch.full((b, width), IGNORE_INDEX, dtype=torch.long)
         mask = torch.zeros((b, width), dtype=torch.long)
-        audios, ctc_targets, ctc_lengths, ctc_audio = [], [], [], []
-        for row, it in enumerate(items):
-            n = len(it)
-            input_ids[row, :n] = torch.tensor(it.input_ids, dtype=torch.long)
-            labels[row, :n] = torch.tensor(it.labels, dtype=torch.long)
+        packed = len(rows) < len(items)
+        positions = torch.zeros((b, width), dtype=torch.long) if packed else None
+        branches = torch.zeros((b, width), dtype=torch.long) if packed else None
+        audios, ctc_targets, ctc_lengths, ctc_audio, example_rows = [], [], [], [], []
+        for row, (r, group) in enumerate(zip(rows, groups)):
+            n = len(r.ids)
+            input_ids[row, :n] = torch.tensor(r.ids, dtype=torch.long)
+            labels[row, :n] = torch.tensor(r.labels, dtype=torch.long)
             mask[row, :n] = 1
-            if it.ctc_targets:
-                ctc_targets += it.ctc_targets
-                ctc_lengths.append(len(it.ctc_targets))
-                ctc_audio.append(len(audios))  # the example's first audio in span order
-            audios += it.audios
+            if packed:
+                positions[row, :n] = torch.tensor(r.positions, dtype=torch.long)
+                branches[row, :n] = torch.tensor(r.branches, dtype=torch.long)
+            for it in group:
+                example_rows.append(row)
+                if it.ctc_targets:
+                    ctc_targets += it.ctc_targets
+                    ctc_lengths.append(len(it.ctc_targets))
+                    ctc_audio.append(len(audios))  # the row's first audio in span order
+            audios += r.audios
         features = frames = states = lengths = None
         if audios and all(isinstance(a, CachedAudio) for a in audios):
             lengths = torch.tensor([a.states.shape[0] for a in audios], dtype=torch.long)
@@ -148,4 +177,72 @@ class Collator:
             ctc_targets=torch.tensor(ctc_targets, dtype=torch.long) if has_ctc else None,
             ctc_lengths=torch.tensor(ctc_lengths, dtype=torch.long) if has_ctc else None,
             ctc_audio=torch.tensor(ctc_audio, dtype=torch.long) if has_ctc else None,
+            positions=positions,
+            branches=branches,
+            rows=example_rows if packed else None,
         )
+
+
+@dataclass
+class _Row:
+    ids: list[int]
+    labels: list[int]
+    positions: list[int]
+    branches: list[int]
+    audios: list[Any]
+
+    @classmethod
+    def single(cls, it: TokenizedExample) -> _Row:
+        n = len(it.input_ids)
+        return cls(list(it.input_ids), list(it.labels), list(range(n)), [0] * n, list(it.audios))
+
+
+def _units(items: Sequence[TokenizedExample]) -> list[list[TokenizedExample]]:
+    """Consecutive items loaded for the same sampler unit, together; every other item alone."""
+    groups: list[list[TokenizedExample]] = []
+    last = -1
+    for it in items:
+        unit = getattr(it.key, "unit", -1)
+        if unit >= 0 and unit == last:
+            groups[-1].append(it)
+        else:
+            groups.append([it])
+        last = unit
+    return groups
+
+
+def _pack(group: Sequence[TokenizedExample]) -> _Row:
+    """One row for examples of one audio: the common prefix once, then each continuation."""
+    first = group[0]
+    prefix = min(len(it.input_ids) for it in group)
+    for it in group[1:]:
+        prefix = next((i for i in range(prefix) if it.input_ids[i] != first.input_ids[i]), prefix)
+    # the prefix's last logits are shared, so they must not predict any continuation's target
+    prefix = min(prefix, *(it.prompt_length - 1 for it in group))
+    audio_end = max(it.audio_end for it in group)
+    if prefix < audio_end or any(len(it.audios) != len(first.audios) for it in group):
+        raise ValueError(
+            f"cannot pack {[it.id for it in group]}: they share {prefix} ids but the audio ends at "
+            f"{audio_end} (examples packed together must start with the same audio)"
+        )
+    for it in group[1:]:
+        if not all(_same_audio(a, b) for a, b in zip(it.audios, first.audios)):
+            raise ValueError(f"cannot pack {first.id!r} with {it.id!r}: their audios differ")
+    row = _Row(
+        first.input_ids[:prefix], first.labels[:prefix], list(range(prefix)), [0] * prefix, list(first.audios)
+    )
+    for k, it in enumerate(group, start=1):
+        rest = len(it.input_ids) - prefix
+        row.ids += it.input_ids[prefix:]
+        row.labels += it.labels[prefix:]
+        row.positions += range(prefix, len(it.input_ids))
+        row.branches += [k] * rest
+    return row
+
+
+def _same_audio(a: Any, b: Any) -> bool:
+    if isinstance(a, CachedAudio) and isinstance(b, CachedAudio):
+        return a.num_samples == b.num_samples and torch.equal(a.states, b.states)
+    if isinstance(a, CachedAudio) or isinstance(b, CachedAudio):
+        return False
+    return len(a) == len(b) and np.array_equal(a, b)

@@ -91,6 +91,8 @@ class ManifestDataset(torch.utils.data.Dataset):
         self.examples: list[Example] = []
         self.roots: list[Path] = []
         self.lengths: list[int] = []
+        self.groups: list[str | None] = []  # the audio an example can share a packed row over
+        self.shared: list[int] = []  # its ids up to the end of that audio
         self.skipped: Counter[str] = Counter()
         for manifest in manifests:
             manifest = Path(manifest)
@@ -99,12 +101,16 @@ class ManifestDataset(torch.utils.data.Dataset):
             for ex in read_manifest(manifest):
                 if tasks and ex.task not in tasks:
                     continue
-                length = self._length(ex, manifest.parent, max_tokens)
-                if length is None:
+                measured = self._length(ex, manifest.parent, max_tokens)
+                if measured is None:
                     continue
+                length, shared = measured
                 self.examples.append(ex)
                 self.roots.append(manifest.parent)
                 self.lengths.append(length)
+                packable = len(ex.audio) == 1 and ex.task != "chat"
+                self.groups.append(str(audio_path(ex, 0, manifest.parent).resolve()) if packable else None)
+                self.shared.append(shared)
                 if limit and len(self.examples) >= limit:
                     break
         if not self.examples:
@@ -113,8 +119,9 @@ class ManifestDataset(torch.utils.data.Dataset):
                 f"skipped: {dict(self.skipped)}"
             )
 
-    def _length(self, ex: Example, root: Path, max_tokens: int) -> int | None:
-        """Sequence length of ``ex`` at its real audio lengths, or None (counted) when it is skipped."""
+    def _length(self, ex: Example, root: Path, max_tokens: int) -> tuple[int, int] | None:
+        """(Sequence length, ids up to the end of the last audio) of ``ex`` at its real audio
+        lengths, or None (counted) when it is skipped."""
         samples = [audio_num_samples(audio_path(ex, i, root)) for i in range(len(ex.audio))]
         if any(n > N_SAMPLES for n in samples):
             self.skipped["audio over 30 s"] += 1
@@ -124,13 +131,14 @@ class ManifestDataset(torch.utils.data.Dataset):
             self.skipped["audio too short"] += 1
             return None
         try:
-            n = len(encode_example(ex, self.tokenizer, counts, self.style, itn=self.itn or None).ids)
+            enc = encode_example(ex, self.tokenizer, counts, self.style, itn=self.itn or None)
         except PromptError as e:
             raise PromptError(f"example {ex.id!r} ({root}): {e}") from e
+        n = len(enc.ids)
         if n > max_tokens:
             self.skipped["longer than data.max_tokens"] += 1
             return None
-        return n
+        return n, max((end for _, end in enc.audio_spans), default=0)
 
     @property
     def tasks(self) -> list[str]:

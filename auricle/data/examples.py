@@ -57,6 +57,7 @@ class TokenizedExample:
     audios: list[np.ndarray | CachedAudio]
     prompt_length: int
     ctc_targets: list[int] | None = None
+    audio_end: int = 0  # ids up to the end of the last audio span (a packed row's least prefix)
     key: Any = None  # the SampleKey it was loaded for (stream position), when loaded by a sampler
 
     def __len__(self) -> int:
@@ -116,6 +117,7 @@ def tokenize_example(
         audios=[_as_audio(audios[i]) for i in enc.audio_indices],
         prompt_length=prompt_length,
         ctc_targets=ctc,
+        audio_end=max((end for _, end in enc.audio_spans), default=0),
     )
 
 

@@ -8,9 +8,14 @@ Each epoch is a pure function of ``(seed, epoch)``:
 3. batches are filled greedily while ``count × longest ≤ batch_tokens`` (and ``count ≤
    max_batch_size``), then the batch order is shuffled.
 
+With ``groups`` (audio packing), step 2 first gathers the drawn examples that share an audio into
+*units* of at most ``max_pack`` different examples, each trained as one row whose shared prefix
+(the audio) is computed once (:class:`~auricle.data.collate.Collator`); units then take the place
+of examples in steps 2 and 3, with the cost ``Σ length − (n − 1) × shared`` of the packed row.
+
 A batch is *global* and planned without regard to the number of processes: with ``world_size`` ranks
-each rank takes every ``world_size``-th example of it, so the same recipe gives the same optimisation
-whatever the number of processes. A rank left without an example (a batch smaller than the world)
+each rank takes every ``world_size``-th example (or unit) of it, so the same recipe gives the same
+optimisation whatever the number of processes. A rank left without an example (a batch smaller than the world)
 gets a copy of the batch's first example marked ``padding``: it runs forward and backward with no
 target, so it adds nothing to the loss or the gradients. The position in the stream is
 ``(epoch, batch)``; :meth:`BucketBatchSampler.load_state_dict` restarts there.
@@ -40,6 +45,7 @@ class SampleKey:
     batch: int
     slot: int
     padding: bool = False
+    unit: int = -1  # keys of one global batch with the same unit ≥ 0 are packed into one row
 
 
 def mixture_counts(tasks: Sequence[str], weights: Mapping[str, float], epoch_size: int = 0) -> dict[str, int]:
@@ -87,6 +93,11 @@ class BucketBatchSampler:
         shuffle: False keeps manifest order (validation).
         repeat: False stops after one epoch (validation); True runs forever.
         rank, world_size: this process's share of each global batch.
+        groups: per example, a key of the audio it shares with others (``None``: never packed);
+            examples of one epoch with the same key form units (see the module docstring).
+        shared: per example, the tokens it shares with others of its group (the prefix up to the
+            end of its audio), for the cost of a packed row.
+        max_pack: most examples in one unit.
     """
 
     def __init__(
@@ -104,6 +115,9 @@ class BucketBatchSampler:
         repeat: bool = True,
         rank: int = 0,
         world_size: int = 1,
+        groups: Sequence[str | None] | None = None,
+        shared: Sequence[int] | None = None,
+        max_pack: int = 8,
     ) -> None:
         if len(lengths) != len(tasks):
             raise ValueError(f"{len(lengths)} lengths but {len(tasks)} tasks")
@@ -127,7 +141,16 @@ class BucketBatchSampler:
         self.world_size = world_size
         self.epoch = 0
         self.batch = 0
-        self._plans: dict[int, tuple[tuple[int, ...], ...]] = {}
+        if groups is not None and (
+            shared is None or len(groups) != len(lengths) or len(shared) != len(lengths)
+        ):
+            raise ValueError("groups and shared must both be given, one entry per example")
+        if max_pack < 1:
+            raise ConfigError(f"data.max_pack must be ≥ 1, got {max_pack}")
+        self.groups = list(groups) if groups is not None else None
+        self.shared = np.asarray(shared, dtype=np.int64) if shared is not None else None
+        self.max_pack = max_pack
+        self._plans: dict[int, tuple[tuple[tuple[int, ...], ...], ...]] = {}
         self._by_task: dict[str, np.ndarray] = {}
         for t in sorted(set(self.tasks)):
             self._by_task[t] = np.array([i for i, x in enumerate(self.tasks) if x == t], dtype=np.int64)
@@ -146,56 +169,96 @@ class BucketBatchSampler:
         return np.concatenate(parts)
 
     def epoch_batches(self, epoch: int) -> tuple[tuple[int, ...], ...]:
-        """The global batches of ``epoch`` (indices sorted longest first within each batch)."""
+        """The global batches of ``epoch`` (indices; a unit's examples are adjacent)."""
+        return tuple(tuple(i for unit in batch for i in unit) for batch in self.epoch_units(epoch))
+
+    def epoch_units(self, epoch: int) -> tuple[tuple[tuple[int, ...], ...], ...]:
+        """The global batches of ``epoch`` as units (one unit per row; costliest first)."""
         if epoch not in self._plans:
             if len(self._plans) >= 2:  # the current epoch and the next are all the stream needs
                 self._plans.pop(min(self._plans))
             self._plans[epoch] = self._plan(epoch)
         return self._plans[epoch]
 
-    def _plan(self, epoch: int) -> tuple[tuple[int, ...], ...]:
+    def _plan(self, epoch: int) -> tuple[tuple[tuple[int, ...], ...], ...]:
         rng = np.random.default_rng([self.seed, epoch])
         indices = self._draw(rng)
         if self.shuffle:
             indices = rng.permutation(indices)
-        batches: list[tuple[int, ...]] = []
-        for w in range(0, len(indices), self.sort_window):
-            window = indices[w : w + self.sort_window]
+        units = self._units(indices)
+        costs = np.array([self._cost(u) for u in units], dtype=np.int64)
+        batches: list[tuple[tuple[int, ...], ...]] = []
+        for w in range(0, len(units), self.sort_window):
+            window = np.arange(w, min(w + self.sort_window, len(units)))
             if self.sort_window > 1:
-                window = window[np.argsort(-self.lengths[window], kind="stable")]
-            batches += self._fill(window)
+                window = window[np.argsort(-costs[window], kind="stable")]
+            batches += [tuple(units[u] for u in b) for b in self._fill(window, costs)]
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
         return tuple(batches)
 
-    def _fill(self, window: np.ndarray) -> list[tuple[int, ...]]:
+    def _units(self, indices: np.ndarray) -> list[tuple[int, ...]]:
+        """The epoch's examples gathered by shared audio (in order of first appearance)."""
+        if self.groups is None:
+            return [(int(i),) for i in indices]
+        units: list[list[int]] = []
+        open_unit: dict[str, int] = {}
+        for i in indices.tolist():
+            key = self.groups[i]
+            u = open_unit.get(key) if key is not None else None
+            # a repeat of an example (mixture weights) goes to another row: its own draw, not a twin branch
+            if u is None or len(units[u]) >= self.max_pack or i in units[u]:
+                units.append([])
+                u = len(units) - 1
+                if key is not None:
+                    open_unit[key] = u
+            units[u].append(i)
+        return [tuple(u) for u in units]
+
+    def _cost(self, unit: tuple[int, ...]) -> int:
+        """Padded tokens of a unit's row: every example's length, the shared prefix counted once."""
+        total = int(self.lengths[list(unit)].sum())
+        if len(unit) > 1:
+            total -= int(self.shared[list(unit)].min()) * (len(unit) - 1)
+        return total
+
+    def _fill(self, window: np.ndarray, costs: np.ndarray) -> list[list[int]]:
         out, current, longest = [], [], 0
-        for idx in window.tolist():
+        for u in window.tolist():
             n = len(current) + 1
-            need = n * max(longest, int(self.lengths[idx]))
+            need = n * max(longest, int(costs[u]))
             if current and (n > self.max_batch_size or need > self.batch_tokens):
-                out.append(tuple(current))
+                out.append(current)
                 current, longest = [], 0
-            current.append(idx)
-            longest = max(longest, int(self.lengths[idx]))
+            current.append(u)
+            longest = max(longest, int(costs[u]))
         if current:
-            out.append(tuple(current))
+            out.append(current)
         return out
 
     def __len__(self) -> int:
         """Batches in the current epoch (the stream itself repeats when ``repeat``)."""
-        return len(self.epoch_batches(self.epoch))
+        return len(self.epoch_units(self.epoch))
 
     # ------------------------------------------------------------------------------ iteration
-    def shard(self, batch: Sequence[int], epoch: int, number: int) -> list[SampleKey]:
-        """This rank's keys of global batch ``number`` (slots ``rank, rank + world, ...``)."""
-        keys = [SampleKey(batch[s], epoch, number, s) for s in range(self.rank, len(batch), self.world_size)]
-        return keys or [SampleKey(batch[0], epoch, number, 0, padding=True)]
+    def shard(self, batch: Sequence[Sequence[int]], epoch: int, number: int) -> list[SampleKey]:
+        """This rank's keys of global batch ``number`` (units ``rank, rank + world, ...``).
+
+        ``slot`` is an example's place in the flattened global batch; ``unit`` numbers the packed
+        units of the batch (``-1`` for a unit of one example).
+        """
+        starts = np.cumsum([0] + [len(u) for u in batch]).tolist()
+        keys = [
+            SampleKey(i, epoch, number, starts[u] + j, unit=u if len(batch[u]) > 1 else -1)
+            for u in range(self.rank, len(batch), self.world_size)
+            for j, i in enumerate(batch[u])
+        ]
+        return keys or [SampleKey(batch[0][0], epoch, number, 0, padding=True)]
 
     def __iter__(self) -> Iterator[list[SampleKey]]:
         epoch, start = self.epoch, self.batch
         while True:
-            batches = self.epoch_batches(epoch)
+            batches = self.epoch_units(epoch)
             for b in range(start, len(batches)):
                 yield self.shard(batches[b], epoch, b)
             if not self.repeat:
@@ -212,6 +275,6 @@ class BucketBatchSampler:
 
     def position_after(self, epoch: int, batch: int) -> dict[str, int]:
         """The stream position that follows global batch ``batch`` of ``epoch``."""
-        if batch + 1 >= len(self.epoch_batches(epoch)):
+        if batch + 1 >= len(self.epoch_units(epoch)):
             return {"epoch": epoch + 1, "batch": 0}
         return {"epoch": epoch, "batch": batch + 1}

@@ -152,6 +152,7 @@ class AudioLM(nn.Module):
         last_only: bool = False,
         encoder_states: tuple[torch.Tensor, torch.Tensor, int] | None = None,
         logit_rows: torch.Tensor | None = None,
+        branches: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits [B, S, V] (or [B, 1, V] with ``last_only``) for a prefill or a decode step.
 
@@ -164,6 +165,8 @@ class AudioLM(nn.Module):
         ``mel``/``mel_frames`` give the audios of the prompt in row-major span order (prefill only).
         ``encoder_states`` = (states [A, C_max, d], conv lengths [A], start layer) replaces them with
         encoder states cached after the frozen blocks ``[0, start layer)`` (training on a CPU).
+        ``branches`` [B, S] packs continuations of one shared prefix into a row (training; see
+        :class:`auricle.data.collate.Collator`): pass their ``positions`` too.
         """
         b, s = input_ids.shape
         if attention_mask is None:
@@ -178,7 +181,7 @@ class AudioLM(nn.Module):
         embeds = self.embed_inputs(input_ids, audio)
         if ntk_alpha is None and cache_pos == 0:
             ntk_alpha = self.text.ntk_alpha(attention_mask.sum(-1))
-        h = self.text(embeds, positions, key_valid, cache, cache_pos, ntk_alpha)
+        h = self.text(embeds, positions, key_valid, cache, cache_pos, ntk_alpha, branches)
         if last_only:
             h = h[:, -1:]
         elif logit_rows is not None:

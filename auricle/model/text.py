@@ -223,11 +223,14 @@ class TextModel(nn.Module):
         cache: KVCache | None = None,
         cache_pos: int = 0,
         ntk_alpha: torch.Tensor | None = None,
+        branches: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Decoder states [B, S, H] for input embeddings [B, S, H].
 
         ``positions`` [B, S] are each token's position in its own sequence; ``key_valid`` [B, K] marks
         real (non-padding) keys over the cache plus the new tokens (K = cache_pos + S).
+        ``branches`` [B, S] (no cache) packs several sequences sharing a prefix into one row: 0 marks
+        the shared prefix, ``k > 0`` the k-th continuation, which sees the prefix and itself only.
         """
         b, s, _ = embeds.shape
         kv_len = cache_pos + s
@@ -235,8 +238,12 @@ class TextModel(nn.Module):
         k_abs = torch.arange(kv_len, device=embeds.device)
         causal = k_abs[None, :] <= q_abs[:, None]  # [S, K]
         # a padding query attends to itself only, so no row of the mask is empty (no NaNs)
-        mask = (causal[None] & key_valid[:, None, :]) | (k_abs[None, None, :] == q_abs[None, :, None])
-        mask = mask[:, None]  # [B, 1, S, K]
+        allowed = causal[None] & key_valid[:, None, :]
+        if branches is not None:
+            if cache_pos:
+                raise ValueError("branches (packed continuations) are for training: no KV cache")
+            allowed = allowed & ((branches[:, None, :] == 0) | (branches[:, None, :] == branches[:, :, None]))
+        mask = (allowed | (k_abs[None, None, :] == q_abs[None, :, None]))[:, None]  # [B, 1, S, K]
         rope = self.rotary.cos_sin(positions, ntk_alpha)
         logn = self.logn_scale(positions)
         x = embeds

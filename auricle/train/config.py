@@ -70,6 +70,8 @@ class DataSection:
     max_batch_size: int = 64  # examples per micro-batch, summed over all ranks
     max_tokens: int = 2048  # longer examples are skipped (counted in the log)
     sort_window: int = 512  # examples shuffled together, then sorted by length to form batches
+    pack_audio: bool = False  # training: the examples of one audio share a row, the audio computed once
+    max_pack: int = 8  # most examples in one packed row
     num_workers: int = 2  # DataLoader worker processes (features are computed there)
     prefetch_factor: int = 2
     itn: bool = False  # ASR targets with inverse text normalisation (<|itn|>, field text_itn)

@@ -235,7 +235,7 @@ class Trainer:
             sum(b.num_targets for b in micro),
             sum(int(b.ctc_lengths.sum()) if b.ctc_lengths is not None else 0 for b in micro),
             sum(b.num_tokens for b in micro),
-            sum(len(b.real_rows) for b in micro),
+            sum(b.num_examples for b in micro),
         ]
         n_lm, n_ctc, tokens, samples = all_reduce_sum(local, info)
         if n_lm == 0:

@@ -232,8 +232,15 @@ def build_dataset(
 def build_sampler(
     recipe: Recipe, dataset: ManifestDataset, info: DistInfo, train: bool
 ) -> BucketBatchSampler:
-    """Training: shuffled, mixed, endless; validation: one ordered pass."""
+    """Training: shuffled, mixed, endless (packed by audio with ``data.pack_audio``); validation:
+    one ordered pass."""
     d = recipe.data
+    pack = train and d.pack_audio
+    if pack and dataset.augment is not None:
+        raise ConfigError(
+            "data.pack_audio shares one audio between the examples of a row, but waveform augmentation "
+            "changes each example's copy: set data.augment.prob=0 (augment the corpus offline instead)"
+        )
     return BucketBatchSampler(
         dataset.lengths,
         dataset.tasks,
@@ -247,6 +254,9 @@ def build_sampler(
         repeat=train,
         rank=info.rank,
         world_size=info.world_size,
+        groups=dataset.groups if pack else None,
+        shared=dataset.shared if pack else None,
+        max_pack=d.max_pack,
     )
 
 
