@@ -451,3 +451,17 @@ def test_encoder_cache_refuses_waveform_augmentation(corpus: Path, tmp_path: Pat
     )
     with pytest.raises(ConfigError, match="cached encoder states"):
         Trainer(recipe, CPU)
+
+
+def test_training_returns_freed_host_memory(corpus: Path, tmp_path: Path, monkeypatch) -> None:
+    """Every TRIM_EVERY steps the loop hands the C heap's free pages back (glibc's malloc_trim)."""
+    import auricle.train.loop as loop
+    from auricle.train.memory import TRIM_EVERY, release_free_memory
+
+    if sys.platform.startswith("linux"):
+        assert release_free_memory() is True  # glibc is there to ask
+    calls = []
+    monkeypatch.setattr(loop, "release_free_memory", lambda: calls.append(1) or True)
+    steps = 2 * TRIM_EVERY + 1
+    train(load_recipe("tiny-test", _overrides(corpus, tmp_path, f"train.max_steps={steps}", "log.save_every=0")))
+    assert len(calls) == 2

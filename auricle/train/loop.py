@@ -44,6 +44,7 @@ from auricle.train.freeze import apply_freezing
 from auricle.train.logs import RunLogger
 from auricle.train.lora import add_lora
 from auricle.train.losses import CTCHead, ctc_loss_sum, lm_loss_sums, target_rows
+from auricle.train.memory import TRIM_EVERY, release_free_memory
 from auricle.train.state import find_latest, load_training_state, save_training_state
 
 
@@ -336,6 +337,8 @@ class Trainer:
                 position = self.sampler.position_after(key.epoch, key.batch)
                 metrics = self.train_step(micro)
                 self.step += 1
+                if self.step % TRIM_EVERY == 0:
+                    release_free_memory()
                 result.losses.append(metrics["loss"])
                 tokens_since += metrics["tokens"]
                 samples_since += metrics["samples"]
