@@ -463,5 +463,7 @@ def test_training_returns_freed_host_memory(corpus: Path, tmp_path: Path, monkey
     calls = []
     monkeypatch.setattr(loop, "release_free_memory", lambda: calls.append(1) or True)
     steps = 2 * TRIM_EVERY + 1
-    train(load_recipe("tiny-test", _overrides(corpus, tmp_path, f"train.max_steps={steps}", "log.save_every=0")))
+    train(
+        load_recipe("tiny-test", _overrides(corpus, tmp_path, f"train.max_steps={steps}", "log.save_every=0"))
+    )
     assert len(calls) == 2
