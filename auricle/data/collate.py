@@ -34,6 +34,8 @@ class Batch:
     ``labels`` are aligned with ``input_ids`` (the loss shifts them). ``ctc_*`` hold the CTC
     targets of the examples that take CTC loss: concatenated labels, their lengths, and the mel row
     of each one's audio. ``keys`` are the stream positions (:class:`~auricle.data.sampler.SampleKey`).
+    ``prompt_lengths``, ``ids``, ``tasks`` and ``keys`` have one entry per example; with packed rows
+    there are more examples than rows, and ``rows`` gives each example's row.
     """
 
     input_ids: torch.Tensor  # [B, S] long
