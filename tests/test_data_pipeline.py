@@ -32,6 +32,13 @@ def _tone(rng: np.random.Generator, freqs: list[float], seconds: float) -> np.nd
     return (x + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
 
 
+def write_word_chord(path: Path, rng: np.random.Generator) -> list[str]:
+    """Write a chord whose notes stand for 2–4 random words of WORDS to ``path``; the words."""
+    words = [str(w) for w in rng.choice(WORDS, size=int(rng.integers(2, 5)))]
+    sf.write(path, _tone(rng, [200 + 50 * WORDS.index(w) for w in words], 0.3 + 0.1 * len(words)), 16000)
+    return words
+
+
 def make_corpus(root: Path, n_train: int = 16, n_valid: int = 4, seed: int = 0) -> Path:
     """A tiny multi-task corpus (FLAC + JSONL manifests + a small BPE tokenizer) under ``root``.
 
@@ -44,15 +51,10 @@ def make_corpus(root: Path, n_train: int = 16, n_valid: int = 4, seed: int = 0) 
     for split, n in (("train", n_train), ("valid", n_valid)):
         lines = []
         for i in range(n):
-            words = [str(w) for w in rng.choice(WORDS, size=int(rng.integers(2, 5)))]
+            name = f"audio/{split}{i}.flac"
+            words = write_word_chord(root / name, rng)
             text = " ".join(words)
             texts.append(text)
-            name = f"audio/{split}{i}.flac"
-            sf.write(
-                root / name,
-                _tone(rng, [200 + 50 * WORDS.index(w) for w in words], 0.3 + 0.1 * len(words)),
-                16000,
-            )
             common = {"id": f"{split}{i}", "audio": [name], "split": split}
             kind = i % 4
             if kind == 0:

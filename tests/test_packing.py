@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
-from test_data_pipeline import WORDS, _tone
+from test_data_pipeline import write_word_chord
 
 from auricle.data.collate import Collator
 from auricle.data.dataset import ManifestDataset
@@ -33,13 +32,10 @@ def make_multitask_corpus(root: Path, clips: int = 6, seed: int = 0) -> Path:
     (root / "audio").mkdir(parents=True, exist_ok=True)
     lines, texts = [], []
     for i in range(clips):
-        words = [str(w) for w in rng.choice(WORDS, size=int(rng.integers(2, 5)))]
+        name = f"audio/clip{i}.flac"
+        words = write_word_chord(root / name, rng)
         text = " ".join(words)
         texts.append(text)
-        name = f"audio/clip{i}.flac"
-        sf.write(
-            root / name, _tone(rng, [200 + 50 * WORDS.index(w) for w in words], 0.3 + 0.1 * len(words)), 16000
-        )
         common = {"audio": [name], "split": "train"}
         by_task = {
             "asr": {"language": "en", "text": text},

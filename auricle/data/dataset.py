@@ -138,7 +138,7 @@ class ManifestDataset(torch.utils.data.Dataset):
         if n > max_tokens:
             self.skipped["longer than data.max_tokens"] += 1
             return None
-        return n, max((end for _, end in enc.audio_spans), default=0)
+        return n, enc.audio_end
 
     @property
     def tasks(self) -> list[str]:

@@ -117,7 +117,7 @@ def tokenize_example(
         audios=[_as_audio(audios[i]) for i in enc.audio_indices],
         prompt_length=prompt_length,
         ctc_targets=ctc,
-        audio_end=max((end for _, end in enc.audio_spans), default=0),
+        audio_end=enc.audio_end,
     )
 
 

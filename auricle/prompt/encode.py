@@ -39,6 +39,11 @@ class EncodedPrompt:
     audio_indices: list[int]
     target_mask: list[bool] | None = None
 
+    @property
+    def audio_end(self) -> int:
+        """Ids up to the end of the last audio span (0 without audio): what examples of one audio share."""
+        return max((end for _, end in self.audio_spans), default=0)
+
 
 def prompt_style_of(tokenizer: Tokenizer) -> PromptStyle:
     """The audio placeholder style a vocabulary supports (v1 pads win when it has both)."""
