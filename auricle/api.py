@@ -75,6 +75,7 @@ def load(
     batch_size: int = 8,
     task_format: str = "auto",
     max_new_tokens: int | None = None,
+    beam_size: int = 1,
 ) -> AudioModel:
     """Load a model by shipped name or checkpoint folder (official Qwen-Audio, HF Qwen2-Audio, auricle).
 
@@ -86,6 +87,8 @@ def load(
             ``"bfloat16"`` or ``"float16"``.
         batch_size: how many prompts run together.
         max_new_tokens: how many tokens each task may generate (default: each task's own limit).
+        beam_size: beams of a beam search for every task that decodes deterministically (1: greedy;
+            sampled decoding, the temperature fallback and chat stay sampled).
         task_format: how task prompts are written: ``"auto"`` (tags for Qwen-Audio, plain instructions
             for Qwen2-Audio), ``"tags"``, ``"instruct"`` or ``"chat"`` (ChatML; use it with
             Qwen2-Audio-7B-Instruct and other chat models).
@@ -120,6 +123,7 @@ def load(
         loaded.model,
         tokenizer,
         batch_size=batch_size,
+        beam_size=beam_size,
         task_format=task_format,
         max_new_tokens=max_new_tokens,
         name=str(name_or_path),
@@ -153,10 +157,12 @@ class AudioModel:
 
     @classmethod
     def from_model(
-        cls, model: AudioLM, tokenizer: Tokenizer, *, batch_size: int = 8, **kwargs: Any
+        cls, model: AudioLM, tokenizer: Tokenizer, *, batch_size: int = 8, beam_size: int = 1, **kwargs: Any
     ) -> AudioModel:
         """Wrap an :class:`AudioLM` already in memory (e.g. freshly trained)."""
-        return cls(ModelEngine(model, tokenizer, batch_size=batch_size), **kwargs)
+        if beam_size < 1:
+            raise ConfigError(f"beam_size must be >= 1, got {beam_size}")
+        return cls(ModelEngine(model, tokenizer, batch_size=batch_size, beam_size=beam_size), **kwargs)
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -185,24 +191,36 @@ class AudioModel:
         return [load_audio(a) for a in items], single
 
     @contextlib.contextmanager
-    def _batching(self, batch_size: int | None) -> Iterator[None]:
-        if batch_size is None or not hasattr(self.engine, "batch_size"):
-            yield
-            return
-        if batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        old = self.engine.batch_size
-        self.engine.batch_size = batch_size
+    def _batching(self, batch_size: int | None, beam_size: int | None = None) -> Iterator[None]:
+        """The engine's ``batch_size`` and ``beam_size`` set for one call (None: leave as loaded)."""
+        changes = {k: v for k, v in (("batch_size", batch_size), ("beam_size", beam_size)) if v is not None}
+        for name, value in changes.items():
+            if value < 1:
+                raise ConfigError(f"{name} must be >= 1, got {value}")
+        changes = {k: v for k, v in changes.items() if hasattr(self.engine, k)}
+        old = {k: getattr(self.engine, k) for k in changes}
+        for name, value in changes.items():
+            setattr(self.engine, name, value)
         try:
             yield
         finally:
-            self.engine.batch_size = old
+            for name, value in old.items():
+                setattr(self.engine, name, value)
 
-    def _run(self, audio: AudioArg, batch_size: int | None, fn, *, generates: bool = True, **kwargs: Any):
+    def _run(
+        self,
+        audio: AudioArg,
+        batch_size: int | None,
+        fn,
+        *,
+        generates: bool = True,
+        beam_size: int | None = None,
+        **kwargs: Any,
+    ):
         if generates:
             kwargs["max_new_tokens"] = self.max_new_tokens
         audios, single = self._inputs(audio)
-        with self._batching(batch_size):
+        with self._batching(batch_size, beam_size):
             results = fn(self.engine, audios, task_format=self.task_format, **kwargs)
         return results[0] if single else results
 
@@ -215,6 +233,7 @@ class AudioModel:
         word_timestamps: bool = False,
         itn: bool = False,
         batch_size: int | None = None,
+        beam_size: int | None = None,
         temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
         compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
     ) -> Transcription | list[Transcription]:
@@ -223,14 +242,16 @@ class AudioModel:
         ``language`` (``en zh de es ko fr ja it``) is detected when not given. ``word_timestamps``
         gives every word a start and end (Qwen-Audio SRWT; times the model got wrong are repaired
         and flagged ``Word.repaired``). ``itn`` asks for inverse text normalisation ("twenty" → "20").
-        Decoding is greedy; a window whose text compresses more than ``compression_ratio_threshold``
+        Decoding is greedy, or a beam search with ``beam_size`` beams (default: the model's, set at
+        :func:`load`); a window whose text compresses more than ``compression_ratio_threshold``
         (a loop) is decoded again by seeded sampling at each further ``temperature`` in turn, as
-        Whisper does (``temperature=0`` or ``compression_ratio_threshold=None``: greedy only).
+        Whisper does (``temperature=0`` or ``compression_ratio_threshold=None``: no fallback).
         """
         return self._run(
             audio,
             batch_size,
             _transcribe,
+            beam_size=beam_size,
             language=language,
             word_timestamps=word_timestamps,
             itn=itn,
@@ -245,15 +266,17 @@ class AudioModel:
         to: str = "en",
         language: str | None = None,
         batch_size: int | None = None,
+        beam_size: int | None = None,
         temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
         compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
     ) -> Transcription | list[Transcription]:
         """Speech translated into ``to``, any length; ``language`` (spoken) is detected when not given.
-        ``temperature`` and ``compression_ratio_threshold``: the fallback, as in :meth:`transcribe`."""
+        ``beam_size``, ``temperature`` and ``compression_ratio_threshold``: as in :meth:`transcribe`."""
         return self._run(
             audio,
             batch_size,
             _translate,
+            beam_size=beam_size,
             to=to,
             language=language,
             temperature=temperature,

@@ -16,6 +16,10 @@ time; end-to-end tokens/s = batch × new_tokens / total time. auricle is timed t
 ``stream_batch`` (events per step; a no-op ``decode_fn``), transformers through a streamer that only
 marks the first token. The last line, ``speedup:``, is the smallest end-to-end tokens/s ratio.
 
+``--num-beams K`` times beam search on both sides (``num_beams=K``, no stop token, exactly
+``--new-tokens`` steps): transformers cannot stream beam search, so only the whole call is timed
+(TTFT and decode columns show the per-step average); the tokens of the best beams are compared.
+
 ``--utf8-rules`` runs auricle's side under the UTF-8 rules (``auricle.generate.utf8``, on for every
 task above ``generate()``) over a synthetic byte-level vocabulary of the model's size (every byte,
 then random 2–4 byte pieces): it measures what the rules cost per step. The rules then change the
@@ -35,7 +39,7 @@ import torch
 import transformers
 
 from auricle.checkpoint.keymap import QWEN2_AUDIO_RUNTIME, convert
-from auricle.generate import GenerationConfig, stream_batch
+from auricle.generate import GenerationConfig, generate, stream_batch
 from auricle.generate.utf8 import Utf8Rules
 from auricle.model import AudioLM, preset
 from auricle.model.encoder import conv_lengths, pooled_lengths
@@ -191,6 +195,7 @@ def run_case(
     dtype: torch.dtype,
     compile_decode: bool,
     utf8_rules: Utf8Rules | None = None,
+    num_beams: int = 1,
 ):
     """Time both sides on one batch size; returns per-side numbers and whether the tokens agree.
 
@@ -199,6 +204,8 @@ def run_case(
     prompts, mel, frames = make_prompts(s, batch, seed=batch, device=device, dtype=dtype)
     ids, att = left_pad(prompts, device)
     fmask = (torch.arange(3000)[None] < frames[:, None]).long().to(device)
+
+    beams = num_beams > 1
 
     def hf_gen(clock: Clock) -> list[list[int]]:
         clock.mark()
@@ -209,13 +216,16 @@ def run_case(
                 input_features=mel,
                 feature_attention_mask=fmask,
                 do_sample=False,
+                num_beams=num_beams,
                 max_new_tokens=new,
                 min_new_tokens=new,
                 pad_token_id=0,
                 eos_token_id=None,
-                streamer=FirstTokenStreamer(clock),
+                streamer=None if beams else FirstTokenStreamer(clock),
             )
         clock.mark()
+        if beams:  # no first-token mark: split the total evenly over the steps
+            clock.marks.insert(1, clock.marks[0] + (clock.marks[1] - clock.marks[0]) / new)
         return out[:, ids.shape[1] :].tolist()
 
     def ours_gen(clock: Clock) -> list[list[int]]:
@@ -225,8 +235,14 @@ def run_case(
             stop_token_ids=(),
             compile_decode=compile_decode,
             utf8_rules=utf8_rules,
+            num_beams=num_beams,
         )
         clock.mark()
+        if beams:
+            out = generate(ours, prompts, mel=mel, mel_frames=frames, config=cfg)
+            clock.mark()
+            clock.marks.insert(1, clock.marks[0] + (clock.marks[1] - clock.marks[0]) / new)
+            return [r.token_ids for r in out]
         results = {}
         events = stream_batch(ours, prompts, mel=mel, mel_frames=frames, config=cfg, decode_fn=lambda ids: "")
         for i, event in enumerate(events):  # one event per row and step
@@ -317,6 +333,7 @@ def main() -> None:
     ap.add_argument(
         "--compile", action="store_true", help="auricle with compile_decode=True (compiled in warm-up)"
     )
+    ap.add_argument("--num-beams", type=int, default=1, help="beam search with this many beams (both sides)")
     ap.add_argument(
         "--utf8-rules", action="store_true", help="auricle under the UTF-8 rules (what they cost per step)"
     )
@@ -337,7 +354,8 @@ def main() -> None:
     )
     print(
         f"# model={model} ({ours.num_parameters() / 1e6:.1f} M params, vocab {s.vocab}, {dtype}), "
-        f"greedy, {args.new_tokens} new tokens, min of {args.repeats} after a warm-up, {args.clock} clock"
+        + (f"beam search ({args.num_beams} beams), " if args.num_beams > 1 else "greedy, ")
+        + f"{args.new_tokens} new tokens, min of {args.repeats} after a warm-up, {args.clock} clock"
         + (", auricle decode compiled" if args.compile else "")
         + (", auricle under the UTF-8 rules (tokens differ by design)" if args.utf8_rules else "")
     )
@@ -350,7 +368,17 @@ def main() -> None:
     ratios = []
     for bs in args.batch_sizes:
         row, same, n_prompt = run_case(
-            hf, ours, s, bs, args.new_tokens, args.repeats, args.device, dtype, args.compile, rules
+            hf,
+            ours,
+            s,
+            bs,
+            args.new_tokens,
+            args.repeats,
+            args.device,
+            dtype,
+            args.compile,
+            rules,
+            args.num_beams,
         )
         for side in ("transformers", "auricle"):
             r = row[side]

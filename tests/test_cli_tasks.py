@@ -129,6 +129,8 @@ def test_transcribe_without_model_uses_the_shipped_one(tmp_path, capsys):
     assert code == 0, err
     text = out.split(": ", 1)[1].lower()
     assert text.startswith("the ") and "is in the" in text  # the reference: "The driver is in the garden."
+    code, out, err = run(["transcribe", str(clip), "--beam-size", "4", "--language", "en"], capsys)
+    assert code == 0 and "is in the" in out.lower(), err
     words = json.loads((tmp_path / "en-speech-2.json").read_text())["segments"][0]["words"]
     assert [w["word"] for w in words][:1] == ["The"] and words[0]["start"] < 0.6
 
@@ -148,6 +150,8 @@ def test_errors_are_one_line_and_non_zero(checkpoint, clips, tmp_path, capsys):
         ["caption", clips[0], "--model", str(checkpoint), "-f", "srt", "-o", str(tmp_path), *FAST], capsys
     )
     assert code == 1 and "txt or json" in err
+    code, _, err = run(["caption", clips[0], "--model", str(checkpoint), "--beam-size", "0", *FAST], capsys)
+    assert code == 1 and "--beam-size must be >= 1" in err
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio at all")
     code, _, err = run(["caption", str(bad), "--model", str(checkpoint), *FAST], capsys)

@@ -163,6 +163,95 @@ def test_matches_transformers_generate():
     assert [got[0].token_ids] != reference([0])
 
 
+def _hf_and_ours():
+    from auricle.checkpoint.keymap import QWEN2_AUDIO_RUNTIME, convert
+
+    hf = tiny_qwen2_audio_hf(AUDIO_ID, vocab=VOCAB, seed=3)
+    ours = AudioLM(tiny_v2_config())
+    state, unmatched = convert(hf.state_dict(), QWEN2_AUDIO_RUNTIME)
+    assert not unmatched
+    ours.load_state_dict(state)
+    return hf, ours.eval()
+
+
+def test_beam_search_matches_transformers():
+    """Same weights, same beams: stop ids chosen among the tokens the model likes, so hypotheses
+    finish at different steps; one and two stop ids; length penalties 0, 1, 2; min_new_tokens."""
+    pytest.importorskip("transformers")
+    hf, ours = _hf_and_ours()
+    frames = torch.tensor([93, 140, 57])
+    feats = torch.randn(3, 128, 3000, generator=torch.Generator().manual_seed(1)) * 0.5
+    n = pooled_lengths(conv_lengths(frames)).tolist()
+    rows = [
+        [11, 12, 991] + [AUDIO_ID] * n[0] + [992, 5, 6],
+        [3, 991] + [AUDIO_ID] * n[1] + [992, 7, 8, 9, 10, 11, 12, 13],
+        [4, 991] + [AUDIO_ID] * n[2] + [992],
+    ]
+    att = torch.tensor([[0] * (len(rows[1]) - len(r)) + [1] * len(r) for r in rows])
+    ids = torch.tensor([[0] * (len(rows[1]) - len(r)) + r for r in rows])
+    greedy = generate(ours, rows, mel=feats, mel_frames=frames, config=NO_STOP.replace(max_new_tokens=16))
+    stop_sets = ([greedy[0].token_ids[3]], [greedy[1].token_ids[5], greedy[2].token_ids[2]])
+    cases = [(s, k, lp, 0) for s in stop_sets for k, lp in ((2, 1.0), (4, 0.0), (4, 2.0))]
+    cases.append((stop_sets[1], 3, 1.0, 4))
+    finished_early = 0
+    for stops, beams, penalty, min_new in cases:
+        with torch.inference_mode():
+            ref = hf.generate(
+                input_ids=ids,
+                attention_mask=att,
+                input_features=feats,
+                feature_attention_mask=(torch.arange(3000)[None] < frames[:, None]).long(),
+                do_sample=False,
+                num_beams=beams,
+                length_penalty=penalty,
+                min_new_tokens=min_new,
+                max_new_tokens=16,
+                pad_token_id=0,
+                eos_token_id=stops,
+            )[:, ids.shape[1] :].tolist()
+        cfg = GenerationConfig(
+            max_new_tokens=16,
+            stop_token_ids=tuple(stops),
+            num_beams=beams,
+            length_penalty=penalty,
+            min_new_tokens=min_new,
+        )
+        got = generate(ours, rows, mel=feats, mel_frames=frames, config=cfg)
+        for res, expect in zip(got, ref):
+            tokens = res.token_ids
+            # transformers pads a finished row with its first stop id
+            assert tokens == expect[: len(tokens)] and set(expect[len(tokens) :]) <= {stops[0]}
+            assert res.finish_reason == ("stop" if tokens[-1] in stops else "length")
+            assert len(tokens) >= min_new
+            finished_early += len(tokens) < 16
+    assert finished_early >= 5  # the stop ids really ended hypotheses
+    assert [r.token_ids for r in generate(ours, rows, mel=feats, mel_frames=frames, config=cfg)] != [
+        r.token_ids
+        for r in generate(ours, rows, mel=feats, mel_frames=frames, config=cfg.replace(num_beams=1))
+    ]  # and beams are not greedy
+
+
+def test_beam_search_is_batch_invariant_and_checked(v2_model):
+    prompts, mel, frames = audio_batch(6, seed=2)
+    greedy = run_subset(v2_model, prompts, mel, frames, list(range(6)))
+    stops = tuple(r.token_ids[1 + 3 * i] for i, r in enumerate(greedy))  # a random model's likely ids
+    cfg = NO_STOP.replace(stop_token_ids=stops, num_beams=3)
+    full = run_subset(v2_model, prompts, mel, frames, list(range(6)), cfg)
+    alone = [run_subset(v2_model, prompts, mel, frames, [i], cfg)[0] for i in range(6)]
+    assert [r.token_ids for r in full] == [r.token_ids for r in alone]
+    assert len({len(r.token_ids) for r in full}) > 1  # prompts finished at different steps
+    text = generate(v2_model, [prompts[0]], config=cfg, decode_fn=toy_decode)[0]
+    assert text.text == toy_decode(text.token_ids[:-1] if text.finish_reason == "stop" else text.token_ids)
+    with pytest.raises(ConfigError, match="do_sample"):
+        GenerationConfig(num_beams=2, do_sample=True)
+    with pytest.raises(ConfigError, match="stop_strings"):
+        GenerationConfig(num_beams=2, stop_strings=("x",))
+    with pytest.raises(ConfigError, match="num_beams"):
+        GenerationConfig(num_beams=0)
+    with pytest.raises(ConfigError, match="cannot stream"):
+        stream_batch(v2_model, [[1]], config=cfg, decode_fn=toy_decode)
+
+
 def test_v1_dynamic_ntk_alpha_is_frozen_at_prefill():
     """v1 with a tiny NTK pivot: the alpha of the prompt is reused at every step (not recomputed)."""
     torch.manual_seed(4)
@@ -448,15 +537,21 @@ def _well_formed_events(ids: list[int]) -> bool:
     return events > 0
 
 
-@pytest.mark.parametrize("sampled", [False, True])
-def test_generation_under_event_rules_is_well_formed(v2_model, sampled):
+@pytest.mark.parametrize("mode", ["greedy", "sampled", "beams"])
+def test_generation_under_event_rules_is_well_formed(v2_model, mode):
     """A random model breaks the format almost at once; under the rules every output keeps it."""
     torch.manual_seed(1)
     with torch.no_grad():  # make the random model like timestamps and the stop token
         v2_model.lm_head.weight[TS0 : STOP + 1] *= 3.0
     try:
         prompts, mel, frames = audio_batch(6)
-        cfg = GenerationConfig(max_new_tokens=20, stop_token_ids=(STOP,), do_sample=sampled, seed=3)
+        cfg = GenerationConfig(
+            max_new_tokens=20,
+            stop_token_ids=(STOP,),
+            do_sample=mode == "sampled",
+            seed=3,
+            num_beams=3 if mode == "beams" else 1,
+        )
         free = generate(v2_model, prompts, config=cfg, mel=mel, mel_frames=frames)
         rules = cfg.replace(timestamp_rules=tiny_rules("events"))
         ruled = generate(v2_model, prompts, config=rules, mel=mel, mel_frames=frames)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import auricle.api
+import auricle.errors
 from auricle.demo import build_random_checkpoint
 from auricle.errors import AudioError
 from auricle.generate import GenerationConfig
@@ -75,3 +76,29 @@ def test_tasks_run_end_to_end(model):
 def test_too_short_audio_is_refused_by_the_engine(model):
     with pytest.raises(AudioError, match="at least 480 samples"):
         model.engine.generate([Request([Audio(0)], [np.zeros(100, np.float32)])], GenerationConfig())
+
+
+def test_beam_size_applies_to_deterministic_generation_only(model):
+    engine = model.engine
+    assert engine.beam_size == 1
+    greedy = GenerationConfig(max_new_tokens=5)
+    engine.beam_size = 3
+    try:
+        assert engine._generation_config(greedy).num_beams == 3
+        assert engine._generation_config(greedy, streaming=True).num_beams == 1
+        assert engine._generation_config(greedy.replace(do_sample=True)).num_beams == 1
+        assert engine._generation_config(greedy.replace(stop_strings=("x",))).num_beams == 1
+        assert engine._generation_config(greedy.replace(num_beams=2)).num_beams == 2  # the caller's wins
+        beams = [r.token_ids for r in engine.generate(requests(model), greedy.replace(stop_token_ids=()))]
+    finally:
+        engine.beam_size = 1
+    assert beams == [
+        r.token_ids for r in engine.generate(requests(model), greedy.replace(num_beams=3, stop_token_ids=()))
+    ]
+    audio = clip(1.2, 7)
+    text = model.transcribe(audio, language="en", beam_size=2).text
+    assert isinstance(text, str) and engine.beam_size == 1  # per call, restored afterwards
+    with pytest.raises(auricle.errors.ConfigError, match="beam_size"):
+        model.transcribe(audio, language="en", beam_size=0)
+    with pytest.raises(auricle.errors.ConfigError, match="beam_size"):
+        auricle.api.AudioModel.from_model(engine.model, engine.tokenizer, beam_size=0)

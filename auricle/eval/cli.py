@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--max-new-tokens", type=int, default=None, metavar="N", help="cap on generated tokens per answer"
     )
+    p.add_argument(
+        "--beam-size", type=int, default=1, metavar="K", help="beam search with K beams (1: greedy)"
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_synthetic)
@@ -37,7 +40,11 @@ def _synthetic(args: argparse.Namespace) -> int:
 
     load_examples(args.manifest, limit_per_task=args.limit)  # fail on a bad manifest before loading the model
     model = auricle.load(
-        args.checkpoint, device=args.device, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens
+        args.checkpoint,
+        device=args.device,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        beam_size=args.beam_size,
     )
     report = evaluate_manifest(
         model,

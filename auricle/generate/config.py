@@ -17,6 +17,10 @@ FinishReason = Literal["stop", "length"]
 class GenerationConfig:
     """How to generate. The defaults are greedy decoding of up to 256 new tokens.
 
+    ``num_beams > 1`` switches greedy decoding to beam search (generate/beam.py): hypotheses are
+    ranked by their summed log-probability divided by ``length ** length_penalty`` (length in
+    new tokens, the stop token included), with transformers' stopping rule (``early_stopping=False``).
+
     ``stop_token_ids=None`` means the model's own (its config's ``eos_token_ids``); an empty tuple
     means no stop token at all.
     """
@@ -27,6 +31,8 @@ class GenerationConfig:
     temperature: float = 1.0
     top_k: int = 0  # 0 = off
     top_p: float = 1.0  # 1.0 = off
+    num_beams: int = 1  # > 1: beam search (not with do_sample, stop_strings or streaming)
+    length_penalty: float = 1.0  # beam search: score = sum log p / length ** length_penalty
     repetition_penalty: float = 1.0  # 1.0 = off; over prompt + generated ids (padding excluded)
     seed: int | None = None  # seeds the sampling generator; None draws from torch's global RNG
     stop_token_ids: tuple[int, ...] | None = None
@@ -54,6 +60,19 @@ class GenerationConfig:
         _check(self.temperature > 0, "temperature", self.temperature, "a number > 0 (use do_sample=False)")
         _check(self.top_k >= 0, "top_k", self.top_k, "an integer >= 0 (0 disables it)")
         _check(0 < self.top_p <= 1, "top_p", self.top_p, "a number in (0, 1] (1 disables it)")
+        _check(self.num_beams >= 1, "num_beams", self.num_beams, "an integer >= 1 (1 = no beam search)")
+        _check(
+            self.num_beams == 1 or not self.do_sample,
+            "num_beams",
+            self.num_beams,
+            "1 when do_sample=True (beam search is deterministic; sample with num_beams=1)",
+        )
+        _check(
+            self.num_beams == 1 or not self.stop_strings,
+            "num_beams",
+            self.num_beams,
+            "1 when stop_strings are set (beam search stops on stop token ids only)",
+        )
         _check(self.repetition_penalty > 0, "repetition_penalty", self.repetition_penalty, "a number > 0")
         _check(
             self.vocab_limit is None or self.vocab_limit >= 1,

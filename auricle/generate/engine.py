@@ -1,4 +1,5 @@
-"""Batched generation: one prefill over left-padded prompts, then one-token decode steps.
+"""Batched generation: one prefill over left-padded prompts, then one-token decode steps (greedy,
+sampled, or a beam search: generate/beam.py).
 
 The KV cache is allocated once for ``batch × (longest prompt + max_new_tokens)``. Each row keeps
 its own positions (``cumsum(mask) - 1``) and its padding is masked, so a row's tokens do not depend
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 
 from auricle.errors import ConfigError, PromptError
+from auricle.generate.beam import beam_search
 from auricle.generate.config import GenerationConfig, GenerationResult, StreamEvent
 from auricle.generate.sampling import apply_repetition_penalty, greedy, sample
 from auricle.generate.stopping import DecodeFn, RowText
@@ -176,6 +178,11 @@ def _run(
     _validate(model, prompts)
     if cfg.stop_strings and decode_fn is None:
         raise ConfigError("stop_strings need decode_fn (ids -> text) so the generated text can be checked")
+    if streaming and cfg.num_beams > 1:
+        raise ConfigError(
+            "beam search cannot stream (a beam's text is final only when the search ends); "
+            "use generate() or num_beams=1"
+        )
     return _in_eval_mode(model, _decode_loop(model, prompts, mel, mel_frames, cfg, decode_fn, streaming))
 
 
@@ -288,6 +295,16 @@ def _decode_loop(
     logits = batch.prefill(mel, mel_frames)
     stop_ids = set(model.cfg.eos_token_ids if cfg.stop_token_ids is None else cfg.stop_token_ids)
     chooser = _Chooser(cfg, logits.shape[-1], stop_ids, batch.ids, batch.prompt_mask)
+    if cfg.num_beams > 1:
+
+        def expand(rows: torch.Tensor) -> None:
+            batch.select(rows)
+            chooser.select(rows)
+
+        results = beam_search(batch, chooser, logits, cfg, [len(p) for p in prompts], decode_fn, expand)
+        for r, res in enumerate(results):
+            yield StreamEvent(row=r, delta="", token_ids=res.token_ids, result=res)
+        return
     rows = _Rows(prompts, cfg, stop_ids, decode_fn, texts=streaming or bool(cfg.stop_strings))
     active = list(range(len(prompts)))  # original row of each current batch row
     sync_every = cfg.sync_every or (1 if batch.device.type == "cpu" or streaming else 8)
@@ -364,14 +381,7 @@ class _Chooser:
 
     def __call__(self, logits: torch.Tensor, step: int) -> torch.Tensor:
         cfg = self.cfg
-        if self.limit < logits.shape[-1]:
-            logits = logits[:, : self.limit]
-        if step < cfg.min_new_tokens and self.stop_t.numel():
-            logits = logits.index_fill(1, self.stop_t, float("-inf"))
-        if self.timestamps is not None or self.utf8 is not None:
-            logits = logits.masked_fill(~self._allowed(logits.shape[-1]), float("-inf"))
-        if self.seen is not None:
-            logits = apply_repetition_penalty(logits, self.seen, cfg.repetition_penalty)
+        logits = self.constrain(logits, step)
         if cfg.do_sample:
             tok = sample(
                 logits,
@@ -382,13 +392,32 @@ class _Chooser:
             )
         else:
             tok = greedy(logits)
+        self.advance(tok)
+        return tok
+
+    def constrain(self, logits: torch.Tensor, step: int) -> torch.Tensor:
+        """The scores [B, V] (logits, or log-probabilities for beam search) with everything this
+        step may not produce at -inf: ids past the vocab limit (cut off), stops before
+        ``min_new_tokens``, what the timestamp and UTF-8 rules forbid; then the repetition penalty."""
+        cfg = self.cfg
+        if self.limit < logits.shape[-1]:
+            logits = logits[:, : self.limit]
+        if step < cfg.min_new_tokens and self.stop_t.numel():
+            logits = logits.index_fill(1, self.stop_t, float("-inf"))
+        if self.timestamps is not None or self.utf8 is not None:
+            logits = logits.masked_fill(~self._allowed(logits.shape[-1]), float("-inf"))
+        if self.seen is not None:
+            logits = apply_repetition_penalty(logits, self.seen, cfg.repetition_penalty)
+        return logits
+
+    def advance(self, tok: torch.Tensor) -> None:
+        """Record the ids [B] chosen for every row (ids seen, timestamp phase, UTF-8 state)."""
         if self.seen is not None:
             self.seen.scatter_(1, tok[:, None], True)
         if self.timestamps is not None:
             self.timestamps.update(tok)
         if self.utf8 is not None:
             self.utf8.update(tok)
-        return tok
 
     def _allowed(self, width: int) -> torch.Tensor:
         """[B, width] bool: what the timestamp and UTF-8 rules allow together; a row they leave

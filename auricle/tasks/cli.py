@@ -91,6 +91,9 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="auto", choices=DTYPES, help="weight dtype (default: auto)")
     p.add_argument("--max-new-tokens", type=int, help="tokens each answer may have (default: per task)")
     p.add_argument(
+        "--beam-size", type=int, default=1, help="beam search with this many beams (default: 1, greedy)"
+    )
+    p.add_argument(
         "--task-format", default="auto", choices=list(TASK_FORMATS), help="how prompts are written"
     )
 
@@ -117,6 +120,8 @@ def _load(args: argparse.Namespace) -> api.AudioModel:
         )
     if args.max_new_tokens is not None and args.max_new_tokens < 1:
         raise ConfigError(f"--max-new-tokens must be >= 1, got {args.max_new_tokens}")
+    if args.beam_size < 1:
+        raise ConfigError(f"--beam-size must be >= 1, got {args.beam_size}")
     return api.load(
         args.model,
         device=args.device,
@@ -124,6 +129,7 @@ def _load(args: argparse.Namespace) -> api.AudioModel:
         batch_size=getattr(args, "batch_size", 8),
         task_format=args.task_format,
         max_new_tokens=args.max_new_tokens,
+        beam_size=args.beam_size,
     )
 
 

@@ -76,13 +76,18 @@ class Engine(Protocol):
 class ModelEngine:
     """Runs an :class:`AudioLM` with its tokenizer: batching, features, prompts, generation, scoring."""
 
-    def __init__(self, model: AudioLM, tokenizer: Tokenizer, *, batch_size: int = 8) -> None:
+    def __init__(
+        self, model: AudioLM, tokenizer: Tokenizer, *, batch_size: int = 8, beam_size: int = 1
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.style: PromptStyle = model.cfg.prompt_style
         self.batch_size = batch_size
+        self.beam_size = beam_size  # beam search for every deterministic (non-sampled) generation
         self._rule = model.cfg.encoder.length_rule
         self._n_mels = model.cfg.encoder.n_mels
 
@@ -118,7 +123,10 @@ class ModelEngine:
         for start in range(0, len(encoded), self.batch_size):
             yield encoded[start : start + self.batch_size]
 
-    def _generation_config(self, config: GenerationConfig) -> GenerationConfig:
+    def _generation_config(self, config: GenerationConfig, streaming: bool = False) -> GenerationConfig:
+        beams = self.beam_size > 1 and config.num_beams == 1 and not streaming
+        if beams and not config.do_sample and not config.stop_strings:
+            config = config.replace(num_beams=self.beam_size)
         if config.vocab_limit is None and len(self.tokenizer) < self.model.cfg.text.vocab_size:
             config = config.replace(vocab_limit=len(self.tokenizer))  # never sample an undecodable id
         if config.utf8_rules is None:
@@ -157,7 +165,7 @@ class ModelEngine:
             [enc.ids],
             mel=mel,
             mel_frames=frames,
-            config=self._generation_config(config),
+            config=self._generation_config(config, streaming=True),
             decode_fn=self._decode,
         )
 
