@@ -112,7 +112,8 @@ def beam_search(
             for rank, (b, t, s) in enumerate(zip(beam_of[g], token_of[g], scores[g])):
                 stopped = t in stop_ids
                 if stopped or last:
-                    if rank < k and not hyp.done and s > float("-inf"):
+                    # a -inf hypothesis only when nothing else could be kept (an answer is always due)
+                    if rank < k and not hyp.done and (s > float("-inf") or (last and not hyp.finished)):
                         hyp.add(s, history[p][b] + [t], stopped)
                 elif len(chosen) < k:
                     chosen.append((b, t, s))
