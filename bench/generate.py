@@ -167,6 +167,11 @@ class Clock:
             torch.cuda.synchronize()
         self.marks.append(time.perf_counter() if self.kind == "wall" else time.process_time())
 
+    def mark_first_evenly(self, steps: int) -> None:
+        """For a call timed only as a whole (beam search): put the first-token mark at 1/steps."""
+        start, end = self.marks
+        self.marks.insert(1, start + (end - start) / steps)
+
 
 class FirstTokenStreamer(transformers.generation.streamers.BaseStreamer):
     """transformers calls ``put`` with the prompt, then with every new token: mark the first token."""
@@ -225,7 +230,7 @@ def run_case(
             )
         clock.mark()
         if beams:  # no first-token mark: split the total evenly over the steps
-            clock.marks.insert(1, clock.marks[0] + (clock.marks[1] - clock.marks[0]) / new)
+            clock.mark_first_evenly(new)
         return out[:, ids.shape[1] :].tolist()
 
     def ours_gen(clock: Clock) -> list[list[int]]:
@@ -241,7 +246,7 @@ def run_case(
         if beams:
             out = generate(ours, prompts, mel=mel, mel_frames=frames, config=cfg)
             clock.mark()
-            clock.marks.insert(1, clock.marks[0] + (clock.marks[1] - clock.marks[0]) / new)
+            clock.mark_first_evenly(new)
             return [r.token_ids for r in out]
         results = {}
         events = stream_batch(ours, prompts, mel=mel, mel_frames=frames, config=cfg, decode_fn=lambda ids: "")

@@ -18,7 +18,7 @@ logits processors do. Prompts are independent: a done prompt's beams leave the b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -72,12 +72,11 @@ def beam_search(
     cfg: GenerationConfig,
     prompt_lens: Sequence[int],
     decode_fn: DecodeFn | None,
-    expand: Callable[[torch.Tensor], None],
 ) -> list[GenerationResult]:
     """Run beam search from the prefill ``logits`` [B, V] of ``B`` prompts; the best hypothesis of each.
 
-    ``expand(rows)`` repeats the batch and chooser rows (each prompt's row ``K`` times) before the
-    first step; afterwards ``batch.select`` and ``chooser.select`` reorder rows as beams move.
+    ``batch.select`` and ``chooser.select`` first repeat each prompt's row ``K`` times, then reorder
+    the rows as the beams move.
     """
     k = cfg.num_beams
     n_prompts = logits.shape[0]
@@ -88,7 +87,8 @@ def beam_search(
     hyps = [_Hypotheses(k, cfg.length_penalty) for _ in range(n_prompts)]
 
     rows = torch.arange(n_prompts, device=device).repeat_interleave(k)
-    expand(rows)
+    batch.select(rows)
+    chooser.select(rows)
     logits = logits[rows]
     # only the first beam of a prompt starts live, so the K beams do not all pick the same ids
     running = torch.full((n_prompts, k), -1e9, device=device)

@@ -296,12 +296,7 @@ def _decode_loop(
     stop_ids = set(model.cfg.eos_token_ids if cfg.stop_token_ids is None else cfg.stop_token_ids)
     chooser = _Chooser(cfg, logits.shape[-1], stop_ids, batch.ids, batch.prompt_mask)
     if cfg.num_beams > 1:
-
-        def expand(rows: torch.Tensor) -> None:
-            batch.select(rows)
-            chooser.select(rows)
-
-        results = beam_search(batch, chooser, logits, cfg, [len(p) for p in prompts], decode_fn, expand)
+        results = beam_search(batch, chooser, logits, cfg, [len(p) for p in prompts], decode_fn)
         for r, res in enumerate(results):
             yield StreamEvent(row=r, delta="", token_ids=res.token_ids, result=res)
         return

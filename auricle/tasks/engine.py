@@ -124,8 +124,8 @@ class ModelEngine:
             yield encoded[start : start + self.batch_size]
 
     def _generation_config(self, config: GenerationConfig, streaming: bool = False) -> GenerationConfig:
-        beams = self.beam_size > 1 and config.num_beams == 1 and not streaming
-        if beams and not config.do_sample and not config.stop_strings:
+        searchable = not (streaming or config.do_sample or config.stop_strings)
+        if self.beam_size > 1 and config.num_beams == 1 and searchable:
             config = config.replace(num_beams=self.beam_size)
         if config.vocab_limit is None and len(self.tokenizer) < self.model.cfg.text.vocab_size:
             config = config.replace(vocab_limit=len(self.tokenizer))  # never sample an undecodable id
