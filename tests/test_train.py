@@ -467,3 +467,52 @@ def test_training_returns_freed_host_memory(corpus: Path, tmp_path: Path, monkey
         load_recipe("tiny-test", _overrides(corpus, tmp_path, f"train.max_steps={steps}", "log.save_every=0"))
     )
     assert len(calls) == 2
+
+
+def test_encoder_cache_computes_only_new_and_changed_files(tmp_path: Path) -> None:
+    """A grown corpus reuses the cached states of its unchanged files; new files and files whose bytes
+    changed are computed; other frozen weights rebuild everything. Reused and fresh states agree."""
+    import numpy as np
+    import soundfile as sf
+
+    from auricle.train.encoder_cache import build_encoder_cache
+
+    torch.manual_seed(0)
+    model = AudioLM(preset("tiny-qwen-audio")).eval()
+    rng = np.random.default_rng(0)
+
+    def write(name: str, seconds: float) -> Path:
+        path = tmp_path / "audio" / name
+        path.parent.mkdir(exist_ok=True)
+        sf.write(path, (0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32), 16000)
+        return path
+
+    computed: list[int] = []
+    hidden_states = model.encoder.hidden_states
+
+    def counting(features, frames, **kw):
+        computed.append(len(features))
+        return hidden_states(features, frames, **kw)
+
+    model.encoder.hidden_states = counting
+    files = [write(f"a{i}.wav", 0.5 + 0.25 * i) for i in range(3)]
+    folder = tmp_path / "cache"
+    build_encoder_cache(model, files, folder, 1, progress=False)
+    assert sum(computed) == 3
+    computed.clear()
+    assert build_encoder_cache(model, files, folder, 1, progress=False) and computed == []
+
+    files.append(write("a3.wav", 1.0))  # a new file
+    write("a1.wav", 0.75)  # same name, other bytes
+    cache = build_encoder_cache(model, files, folder, 1, progress=False)
+    assert sum(computed) == 2
+    fresh = build_encoder_cache(model, files, tmp_path / "fresh", 1, progress=False)
+    for f in files:
+        assert torch.equal(cache[f].states, fresh[f].states) and cache[f].num_samples == fresh[f].num_samples
+
+    computed.clear()
+    with torch.no_grad():
+        model.encoder.conv1.weight.add_(0.01)  # other frozen weights: nothing is reusable
+    build_encoder_cache(model, files, folder, 1, progress=False)
+    assert sum(computed) == 4
+    assert len(list(folder.glob("shard-*.safetensors"))) == 1

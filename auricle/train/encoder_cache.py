@@ -5,8 +5,10 @@ never changes: compute it once per audio file, store it (fp16 safetensors shards
 and let training run only blocks ``[k, n)``, the pool, the projector and the decoder. With
 ``k = n_layers`` the whole encoder is frozen and only the pool onwards runs.
 
-The index records a fingerprint of the frozen weights and of ``k``; a cache made with other
-weights is rebuilt, never silently reused. Waveform augmentation cannot apply to cached states, so
+The index records a fingerprint of the frozen weights and of ``k``, and a digest of every audio
+file's bytes: a cache made with other weights is rebuilt, never silently reused; with the same
+weights, only the files that are new or whose bytes changed are computed (a corpus grown with
+``auricle data synth --hours`` keeps the states of the clips it already had). Waveform augmentation cannot apply to cached states, so
 a recipe that caches must take its augmentation from the corpus (``auricle data synth`` augments
 offline and records it in the manifest).
 """
@@ -61,7 +63,7 @@ class EncoderCache:
         meta = json.loads((self.folder / INDEX).read_text())
         self.layers: int = meta["layers"]
         self.fingerprint: str = meta["fingerprint"]
-        self.entries: dict[str, list] = meta["entries"]  # path -> [shard, key, num_samples]
+        self.entries: dict[str, list] = meta["entries"]  # path -> [shard, key, num_samples, digest]
         self._open: dict[str, object] = {}
 
     def __contains__(self, path: str | Path) -> bool:
@@ -73,7 +75,7 @@ class EncoderCache:
             raise KeyError(
                 f"{path} is not in the encoder cache {self.folder}; rebuild it (delete the folder)"
             )
-        shard, name, num_samples = self.entries[key]
+        shard, name, num_samples = self.entries[key][:3]
         if shard not in self._open:  # opened lazily, so DataLoader workers each open their own
             self._open[shard] = safe_open(str(self.folder / shard), framework="pt")
         return CachedAudio(self._open[shard].get_tensor(name), int(num_samples))
@@ -89,26 +91,39 @@ def build_encoder_cache(
     batch_size: int = 8,
     progress: bool = True,
 ) -> EncoderCache:
-    """Compute (or reuse, if up to date) the states after ``layers`` frozen blocks for every path."""
+    """Compute the states after ``layers`` frozen blocks for every path, reusing up-to-date ones.
+
+    An entry is reused when the cache was made with the same frozen weights (fingerprint) and the
+    file's bytes are unchanged (digest); the rest are computed into new shards.
+    """
     folder = Path(folder)
     fp = fingerprint(model, layers)
     paths = sorted({str(Path(p).resolve()) for p in audio_paths})
+    digests = {p: file_digest(p) for p in paths}
+    entries: dict[str, list] = {}
     if (folder / INDEX).is_file():
         cache = EncoderCache(folder)
-        if cache.fingerprint == fp and cache.layers == layers and all(p in cache.entries for p in paths):
-            return cache
+        if cache.fingerprint == fp and cache.layers == layers:
+            entries = {p: e for p, e in cache.entries.items() if p in digests and e[3:] == [digests[p]]}
+            if len(entries) == len(paths):
+                return cache
+    if not entries:  # nothing reusable: drop every old shard
+        for old in folder.glob("shard-*.safetensors"):
+            old.unlink()
     folder.mkdir(parents=True, exist_ok=True)
+    kept = {e[0] for e in entries.values()}
+    shard_id = 1 + max((int(name[6:11]) for name in kept), default=-1)
+    todo = [p for p in paths if p not in entries]
     cfg = model.cfg.encoder
-    entries: dict[str, list] = {}
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     # similar lengths together: less padding in each encoder batch
-    lengths = {p: audio_num_samples(p) for p in paths}
-    order = sorted(paths, key=lambda p: lengths[p])
+    lengths = {p: audio_num_samples(p) for p in todo}
+    order = sorted(todo, key=lambda p: lengths[p])
     shard_tensors: dict[str, torch.Tensor] = {}
-    shard_id = 0
-    bar = tqdm(total=len(order), desc=f"encoder cache ({layers} blocks)", disable=not progress, unit="clip")
+    desc = f"encoder cache ({layers} blocks, {len(entries)} reused)"
+    bar = tqdm(total=len(order), desc=desc, disable=not progress, unit="clip")
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         audios = [load_audio(p) for p in chunk]
@@ -116,9 +131,9 @@ def build_encoder_cache(
         frames = audio_token_count(mel.num_samples, cfg.length_rule).mel_frames
         states, conv_len = model.encoder.hidden_states(mel.features, frames.to(device), stop_layer=layers)
         for p, a, s, c in zip(chunk, audios, states, conv_len.tolist()):
-            name = f"a{len(entries)}"
+            name = f"a{len(shard_tensors)}"
             shard_tensors[name] = s[:c].to(torch.float16).contiguous().cpu()
-            entries[p] = [f"shard-{shard_id:05d}.safetensors", name, len(a)]
+            entries[p] = [f"shard-{shard_id:05d}.safetensors", name, len(a), digests[p]]
         if len(shard_tensors) >= SHARD_CLIPS or start + batch_size >= len(order):
             _atomic_save(shard_tensors, folder / f"shard-{shard_id:05d}.safetensors")
             shard_tensors, shard_id = {}, shard_id + 1
@@ -129,6 +144,12 @@ def build_encoder_cache(
     tmp.write_text(json.dumps({"layers": layers, "fingerprint": fp, "entries": entries}))
     os.replace(tmp, folder / INDEX)  # the index appears only once every shard is written
     return EncoderCache(folder)
+
+
+def file_digest(path: str | Path) -> str:
+    """BLAKE2b digest (hex, 16 bytes) of a file's bytes: what tells a changed audio file apart."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
