@@ -27,10 +27,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check auricle tests bench
 
 # Regenerate the synthetic corpus, retrain auricle-small (stage 1, stage 2) and package it into
-# auricle/weights/auricle-small; about 2 h on a 2-core CPU with AMX (docs/model-card.md).
+# auricle/weights/auricle-small; about 2 h 15 min on a 2-core CPU with AMX (docs/model-card.md).
 train-small: $(STAMP)
-	$(BIN)/auricle data synth --out runs/corpus-general --hours 4 --seed 1 --jobs 2 --languages en,zh,de,fr,es,it
-	$(BIN)/auricle data synth --out runs/corpus-speech --hours 16 --seed 2 --jobs 2 --languages en,zh,de,fr,es,it --tasks asr,srwt,lid,s2tt
+	$(BIN)/auricle data synth --out runs/corpus-general --hours 8 --seed 1 --jobs 2 --languages en,zh,de,fr,es,it
+	$(BIN)/auricle data synth --out runs/corpus-speech --hours 32 --seed 2 --jobs 2 --languages en,zh,de,fr,es,it --tasks asr,srwt,lid,s2tt
 	$(BIN)/auricle train auricle-small-stage1 --resume
 	$(BIN)/auricle train auricle-small-stage2 --resume
 	$(BIN)/python -m auricle.train.package runs/auricle-small/stage2/model auricle/weights/auricle-small \
