@@ -8,9 +8,9 @@ and let training run only blocks ``[k, n)``, the pool, the projector and the dec
 The index records a fingerprint of the frozen weights and of ``k``, and a digest of every audio
 file's bytes: a cache made with other weights is rebuilt, never silently reused; with the same
 weights, only the files that are new or whose bytes changed are computed (a corpus grown with
-``auricle data synth --hours`` keeps the states of the clips it already had). Waveform augmentation cannot apply to cached states, so
-a recipe that caches must take its augmentation from the corpus (``auricle data synth`` augments
-offline and records it in the manifest).
+``auricle data synth --hours`` keeps the states of the clips it already had). Waveform
+augmentation cannot apply to cached states, so a recipe that caches must take its augmentation from
+the corpus (``auricle data synth`` augments offline and records it in the manifest).
 """
 
 from __future__ import annotations
