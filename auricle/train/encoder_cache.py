@@ -32,6 +32,7 @@ from auricle.data.examples import CachedAudio, audio_num_samples
 from auricle.model.audiolm import AudioLM
 
 INDEX = "index.json"
+SHARD = "shard-{:05d}.safetensors"  # shard files, numbered from 0
 SHARD_CLIPS = 512
 
 
@@ -111,8 +112,8 @@ def build_encoder_cache(
         for old in folder.glob("shard-*.safetensors"):
             old.unlink()
     folder.mkdir(parents=True, exist_ok=True)
-    kept = {e[0] for e in entries.values()}
-    shard_id = 1 + max((int(name[6:11]) for name in kept), default=-1)
+    # new shards are numbered after the ones that keep reused entries
+    shard_id = 1 + max((int(e[0].removeprefix("shard-").split(".")[0]) for e in entries.values()), default=-1)
     todo = [p for p in paths if p not in entries]
     cfg = model.cfg.encoder
     was_training = model.training
@@ -133,9 +134,9 @@ def build_encoder_cache(
         for p, a, s, c in zip(chunk, audios, states, conv_len.tolist()):
             name = f"a{len(shard_tensors)}"
             shard_tensors[name] = s[:c].to(torch.float16).contiguous().cpu()
-            entries[p] = [f"shard-{shard_id:05d}.safetensors", name, len(a), digests[p]]
+            entries[p] = [SHARD.format(shard_id), name, len(a), digests[p]]
         if len(shard_tensors) >= SHARD_CLIPS or start + batch_size >= len(order):
-            _atomic_save(shard_tensors, folder / f"shard-{shard_id:05d}.safetensors")
+            _atomic_save(shard_tensors, folder / SHARD.format(shard_id))
             shard_tensors, shard_id = {}, shard_id + 1
         bar.update(len(chunk))
     bar.close()
