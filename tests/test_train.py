@@ -20,6 +20,7 @@ from auricle.checkpoint import load_checkpoint
 from auricle.data.examples import IGNORE_INDEX
 from auricle.errors import CheckpointError, ConfigError
 from auricle.model import AudioLM, preset
+from auricle.train import setup
 from auricle.train.config import AUDIO_PARTS, available_recipes, load_recipe
 from auricle.train.distributed import DistInfo
 from auricle.train.freeze import apply_freezing
@@ -516,3 +517,28 @@ def test_encoder_cache_computes_only_new_and_changed_files(tmp_path: Path) -> No
     build_encoder_cache(model, files, folder, 1, progress=False)
     assert sum(computed) == 4
     assert len(list(folder.glob("shard-*.safetensors"))) == 1
+
+
+def test_compiled_blocks_train_like_eager_ones(corpus: Path, tmp_path: Path) -> None:
+    """``train.compile=true`` (the auricle-small recipes' setting) gives the eager loss curve; without
+    a C++ compiler it says so and trains eager instead of failing."""
+    base = ["train.max_steps=2", "log.save_every=0", "data.augment.prob=0"]
+    eager = train(load_recipe("tiny-test", _overrides(corpus, tmp_path / "eager", *base)))
+    compiled = train(
+        load_recipe("tiny-test", _overrides(corpus, tmp_path / "compiled", *base, "train.compile=true"))
+    )
+    assert compiled.losses == pytest.approx(eager.losses, rel=1e-4)
+
+
+def test_compile_without_a_cpp_compiler_stays_eager(monkeypatch, capsys) -> None:
+    compiled = AudioLM(preset("tiny-qwen2-audio"))
+    has_compiler = any(shutil.which(c) for c in ("g++", "c++", "clang++"))
+    assert setup.compile_blocks(compiled, torch.device("cpu")) == has_compiler
+    assert all(
+        (getattr(b, "_compiled_call_impl", None) is not None) == has_compiler for b in compiled.text.layers
+    )
+    model = AudioLM(preset("tiny-qwen2-audio"))
+    monkeypatch.setattr(setup.shutil, "which", lambda name: None)
+    assert not setup.compile_blocks(model, torch.device("cpu"))
+    assert "no C++ compiler" in capsys.readouterr().err
+    assert all(getattr(b, "_compiled_call_impl", None) is None for b in model.text.layers)

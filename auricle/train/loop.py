@@ -119,7 +119,7 @@ class Trainer:
         if r.train.activation_checkpointing:
             setup.enable_activation_checkpointing(model)
         if r.train.compile:
-            setup.compile_blocks(model)
+            setup.compile_blocks(model, info.device)
         self.dtype = _precision(r, info.device)
         model.to(info.device)
         if info.distributed:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
+import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -181,10 +184,25 @@ def enable_activation_checkpointing(model: AudioLM) -> None:
         block.forward = checkpointed
 
 
-def compile_blocks(model: AudioLM) -> None:
-    """``torch.compile`` each encoder block and decoder layer in place (names unchanged)."""
+def compile_blocks(model: AudioLM, device: torch.device) -> bool:
+    """``torch.compile`` each encoder block and decoder layer in place (names unchanged).
+
+    On a CPU, inductor builds C++ kernels: without a C++ compiler on the PATH this warns and leaves
+    the model eager (same results, slower) instead of failing at the first step. Returns whether
+    the blocks were compiled.
+    """
+    if device.type == "cpu" and not any(
+        shutil.which(c) for c in (os.environ.get("CXX", "g++"), "c++", "clang++")
+    ):
+        print(
+            "auricle train: warning: train.compile=true but no C++ compiler (g++, c++, clang++ or $CXX) "
+            "is on the PATH for torch.compile's CPU kernels; training eager instead (same results, slower)",
+            file=sys.stderr,
+        )
+        return False
     for block in [*model.encoder.blocks, *model.text.layers]:
         block.compile(dynamic=True)
+    return True
 
 
 def augmentation(recipe: Recipe) -> Augmentation:
