@@ -512,6 +512,54 @@ def test_word_rules_follow_the_srwt_format():
     assert allowed_ids(state) == text | {SIL, STOP}
 
 
+def test_timestamp_refinement_takes_the_local_expected_time():
+    """A chosen timestamp moves to the mean time of the distribution within the window (times the
+    rules forbid excluded); text ids and a window of 0 leave the greedy choice alone."""
+    state = TimestampState(tiny_rules("events"), VOCAB, {STOP}, 3, torch.device("cpu"))
+    scores = torch.full((3, VOCAB), -30.0)
+    scores[0, TS0 + 100] = 0.0  # peak at 1.00 s, and as much mass over 1.08 .. 1.12 s
+    scores[0, TS0 + 108 : TS0 + 113] = float(torch.log(torch.tensor(0.2)))
+    scores[1, 5] = 1.0  # a text id: unchanged
+    scores[2, TS0 + 150] = 0.0  # peak at 1.50 s; mass 0.40 s away lies outside a 30 cs window
+    scores[2, TS0 + 190] = 0.0
+    greedy_ids = scores.argmax(-1)
+    assert greedy_ids.tolist() == [TS0 + 100, 5, TS0 + 150]
+    assert state.refine(scores, greedy_ids, 30).tolist() == [TS0 + 105, 5, TS0 + 150]
+    assert state.refine(scores, greedy_ids, 0).tolist() == greedy_ids.tolist()
+    assert state.refine(scores, greedy_ids, 50).tolist() == [TS0 + 105, 5, TS0 + 170]
+    wide = torch.full((1, VOCAB), -30.0)
+    wide[0, TS0] = 0.0  # at the first timestamp the window is cut, not wrapped
+    wide[0, TS0 + 299] = 0.0
+    assert state.refine(wide, wide.argmax(-1), 10).tolist() == [TS0]
+    scores[0, TS0 + 105] = float("-inf")  # a time the rules forbid is never chosen
+    assert state.refine(scores, greedy_ids, 30).tolist()[0] == TS0 + 100
+
+
+def test_timestamp_window_changes_only_timestamps_and_is_validated(v2_model):
+    prompts, mel, frames = audio_batch(4)
+    cfg = GenerationConfig(max_new_tokens=12, stop_token_ids=(STOP,), timestamp_rules=tiny_rules("words"))
+    with torch.no_grad():
+        v2_model.lm_head.weight[TS0 : STOP + 1] *= 3.0
+    try:
+        plain = generate(v2_model, prompts, config=cfg, mel=mel, mel_frames=frames)
+        refined = generate(
+            v2_model, prompts, config=cfg.replace(timestamp_window=30), mel=mel, mel_frames=frames
+        )
+    finally:
+        with torch.no_grad():
+            v2_model.lm_head.weight[TS0 : STOP + 1] /= 3.0
+    moved = 0
+    for a, b in zip(plain, refined):
+        first = next((k for k, (x, y) in enumerate(zip(a.token_ids, b.token_ids)) if x != y), None)
+        if first is not None:  # the first difference is a timestamp moved within the window
+            x, y = a.token_ids[first], b.token_ids[first]
+            assert TS0 <= x < TS0 + 300 and TS0 <= y < TS0 + 300 and abs(x - y) <= 30
+            moved += 1
+    assert moved > 0
+    with pytest.raises(ConfigError, match="timestamp_window"):
+        GenerationConfig(timestamp_window=-1)
+
+
 def _well_formed_events(ids: list[int]) -> bool:
     """<|s|>text+<|e|> per event with non-decreasing times (or untimed text), then the stop id; the
     last label may be left open (the end token is never forbidden inside text)."""

@@ -42,6 +42,7 @@ class GenerationConfig:
     sync_every: int | None = None  # steps between host checks; None = 1 on CPU or when streaming, else 8
     compile_decode: bool = False  # torch.compile the decode step (once per model; pays off on long runs)
     timestamp_rules: TimestampRules | None = None  # keep timed answers well formed (generate/timestamps.py)
+    timestamp_window: int = 0  # greedy: a chosen time -> expected time within ± this many cs (0: off)
     utf8_rules: Utf8Rules | None = None  # no half-written characters (generate/utf8.py)
 
     def __post_init__(self) -> None:
@@ -72,6 +73,9 @@ class GenerationConfig:
             "num_beams",
             self.num_beams,
             "1 when stop_strings are set (beam search stops on stop token ids only)",
+        )
+        _check(
+            self.timestamp_window >= 0, "timestamp_window", self.timestamp_window, "an integer >= 0 (0 = off)"
         )
         _check(self.repetition_penalty > 0, "repetition_penalty", self.repetition_penalty, "a number > 0")
         _check(

