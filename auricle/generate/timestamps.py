@@ -123,10 +123,11 @@ class TimestampState:
         allow, since ``scores`` [B, V] hold -inf elsewhere). A small model's timestamp
         distribution is broad and its peak clusters on a few tokens; the local mean is closer to
         the reference (docs/generation.md). Other ids are returned unchanged."""
-        centi = self.centis[tok]
-        timed = centi >= 0
-        if window <= 0 or not bool(timed.any()):
+        if window <= 0:
             return tok
+        centi = self.centis[tok]
+        timed = centi >= 0  # no host sync: rows without a timestamp are computed and discarded
+        centi = centi.clamp(min=0)
         n = self.timestamp_ids.numel()
         near = centi[:, None] + torch.arange(-window, window + 1, device=tok.device)  # [B, 2w+1]
         inside = (near >= 0) & (near < n)
