@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch._inductor.config
 from test_data_pipeline import make_corpus
 
 from auricle.checkpoint import load_checkpoint
@@ -530,15 +531,15 @@ def test_compiled_blocks_train_like_eager_ones(corpus: Path, tmp_path: Path) -> 
     assert compiled.losses == pytest.approx(eager.losses, rel=1e-4)
 
 
-def test_compile_without_a_cpp_compiler_stays_eager(monkeypatch, capsys) -> None:
+def test_compile_without_a_cpp_compiler_stays_eager(capsys) -> None:
     compiled = AudioLM(preset("tiny-qwen2-audio"))
-    has_compiler = any(shutil.which(c) for c in ("g++", "c++", "clang++"))
+    has_compiler = shutil.which(os.environ.get("CXX", "g++")) is not None  # what inductor looks for on Linux
     assert setup.compile_blocks(compiled, torch.device("cpu")) == has_compiler
     assert all(
         (getattr(b, "_compiled_call_impl", None) is not None) == has_compiler for b in compiled.text.layers
     )
     model = AudioLM(preset("tiny-qwen2-audio"))
-    monkeypatch.setattr(setup.shutil, "which", lambda name: None)
-    assert not setup.compile_blocks(model, torch.device("cpu"))
+    with torch._inductor.config.patch({"cpp.cxx": (None, "no-such-c++-compiler")}):
+        assert not setup.compile_blocks(model, torch.device("cpu"))
     assert "no C++ compiler" in capsys.readouterr().err
     assert all(getattr(b, "_compiled_call_impl", None) is None for b in model.text.layers)

@@ -133,6 +133,7 @@ class TimestampState:
         inside = (near >= 0) & (near < n)
         near = near.clamp(0, n - 1)
         local = scores.gather(1, self.timestamp_ids[near]).float().masked_fill(~inside, float("-inf"))
+        # rows without a timestamp may have no finite score here (NaN): clamp keeps their index valid
         expected = (torch.softmax(local, -1) * near).sum(-1).round().long().clamp(0, n - 1)
         moved = self.timestamp_ids[expected]
         allowed = torch.isfinite(scores.gather(1, moved[:, None]))[:, 0]

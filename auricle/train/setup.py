@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import os
-import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -184,19 +182,29 @@ def enable_activation_checkpointing(model: AudioLM) -> None:
         block.forward = checkpointed
 
 
+def _inductor_finds_cpp_compiler() -> bool:
+    """Whether torch.compile's CPU backend finds the C++ compiler it would build with (its own
+    search, so that this agrees with it on $CXX and the platform default)."""
+    from torch._inductor import cpp_builder, exc
+
+    try:
+        cpp_builder.get_cpp_compiler()
+    except exc.InvalidCxxCompiler:
+        return False
+    return True
+
+
 def compile_blocks(model: AudioLM, device: torch.device) -> bool:
     """``torch.compile`` each encoder block and decoder layer in place (names unchanged).
 
-    On a CPU, inductor builds C++ kernels: without a C++ compiler on the PATH this warns and leaves
-    the model eager (same results, slower) instead of failing at the first step. Returns whether
-    the blocks were compiled.
+    On a CPU, inductor builds C++ kernels: when inductor's own compiler search finds none ($CXX, or
+    g++) this warns and leaves the model eager (same results, slower) instead of failing at the
+    first step. Returns whether the blocks were compiled.
     """
-    if device.type == "cpu" and not any(
-        shutil.which(c) for c in (os.environ.get("CXX", "g++"), "c++", "clang++")
-    ):
+    if device.type == "cpu" and not _inductor_finds_cpp_compiler():
         print(
-            "auricle train: warning: train.compile=true but no C++ compiler (g++, c++, clang++ or $CXX) "
-            "is on the PATH for torch.compile's CPU kernels; training eager instead (same results, slower)",
+            "auricle train: warning: train.compile=true but torch.compile finds no C++ compiler for its "
+            "CPU kernels ($CXX, or g++ on the PATH); training eager instead (same results, slower)",
             file=sys.stderr,
         )
         return False
