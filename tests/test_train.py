@@ -520,6 +520,37 @@ def test_encoder_cache_computes_only_new_and_changed_files(tmp_path: Path) -> No
     assert len(list(folder.glob("shard-*.safetensors"))) == 1
 
 
+def test_encoder_cache_deletes_shards_no_clip_uses(tmp_path: Path) -> None:
+    """When the clips of a shard have all left the corpus, the rebuilt cache deletes that shard (and
+    any half-written one) and keeps the shards that still hold reused states."""
+    import numpy as np
+    import soundfile as sf
+
+    from auricle.train.encoder_cache import build_encoder_cache
+
+    torch.manual_seed(0)
+    model = AudioLM(preset("tiny-qwen-audio")).eval()
+    rng = np.random.default_rng(1)
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"a{i}.wav")
+        sf.write(files[-1], (0.1 * rng.standard_normal(8000)).astype(np.float32), 16000)
+    folder = tmp_path / "cache"
+
+    def shards() -> list[str]:
+        return sorted(p.name for p in folder.iterdir() if p.name != "index.json")
+
+    build_encoder_cache(model, files[:1], folder, 1, progress=False)  # a0 in shard 0
+    build_encoder_cache(model, files[:2], folder, 1, progress=False)  # a1 in shard 1
+    (folder / "shard-00009.tmp").write_bytes(b"left by a killed run")
+    assert shards() == ["shard-00000.safetensors", "shard-00001.safetensors", "shard-00009.tmp"]
+    cache = build_encoder_cache(model, files[1:], folder, 1, progress=False)  # a0 left; a2 in shard 2
+    assert shards() == ["shard-00001.safetensors", "shard-00002.safetensors"]
+    fresh = build_encoder_cache(model, files[1:], tmp_path / "fresh", 1, progress=False)
+    for f in files[1:]:  # computed in other batches than the fresh ones: equal to fp16 rounding
+        torch.testing.assert_close(cache[f].states, fresh[f].states, rtol=1e-2, atol=1e-2)
+
+
 def test_compiled_blocks_train_like_eager_ones(corpus: Path, tmp_path: Path) -> None:
     """``train.compile=true`` (the auricle-small recipes' setting) gives the eager loss curve; without
     a C++ compiler it says so and trains eager instead of failing."""

@@ -8,7 +8,8 @@ and let training run only blocks ``[k, n)``, the pool, the projector and the dec
 The index records a fingerprint of the frozen weights and of ``k``, and a digest of every audio
 file's bytes: a cache made with other weights is rebuilt, never silently reused; with the same
 weights, only the files that are new or whose bytes changed are computed (a corpus grown with
-``auricle data synth --hours`` keeps the states of the clips it already had). Waveform
+``auricle data synth --hours`` keeps the states of the clips it already had), and shards left
+holding no clip of the corpus are deleted. Waveform
 augmentation cannot apply to cached states, so a recipe that caches must take its augmentation from
 the corpus (``auricle data synth`` augments offline and records it in the manifest).
 """
@@ -34,6 +35,7 @@ from auricle.model.audiolm import AudioLM
 INDEX = "index.json"
 SHARD = "shard-{:05d}.safetensors"  # shard files, numbered from 0
 SHARD_CLIPS = 512
+_SHARD_PREFIX, _SHARD_SUFFIX = SHARD.split("{:05d}")
 
 
 def frozen_parameter_patterns(layers: int) -> list[str]:
@@ -108,12 +110,11 @@ def build_encoder_cache(
             entries = {p: e for p, e in cache.entries.items() if p in digests and e[3:] == [digests[p]]}
             if len(entries) == len(paths):
                 return cache
-    if not entries:  # nothing reusable: drop every old shard
-        for old in folder.glob("shard-*.safetensors"):
-            old.unlink()
+    if not entries:  # nothing reusable: free the disk before computing
+        _remove_shards_except(folder, keep=set())
     folder.mkdir(parents=True, exist_ok=True)
     # new shards are numbered after the ones that keep reused entries
-    shard_id = 1 + max((int(e[0].removeprefix("shard-").split(".")[0]) for e in entries.values()), default=-1)
+    shard_id = 1 + max((_shard_number(e[0]) for e in entries.values()), default=-1)
     todo = [p for p in paths if p not in entries]
     cfg = model.cfg.encoder
     was_training = model.training
@@ -144,6 +145,8 @@ def build_encoder_cache(
     tmp = folder / (INDEX + ".tmp")
     tmp.write_text(json.dumps({"layers": layers, "fingerprint": fp, "entries": entries}))
     os.replace(tmp, folder / INDEX)  # the index appears only once every shard is written
+    # shards whose clips all left the corpus (or changed) are no longer referenced: delete them
+    _remove_shards_except(folder, keep={e[0] for e in entries.values()})
     return EncoderCache(folder)
 
 
@@ -151,6 +154,18 @@ def file_digest(path: str | Path) -> str:
     """BLAKE2b digest (hex, 16 bytes) of a file's bytes: what tells a changed audio file apart."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+
+
+def _shard_number(name: str) -> int:
+    """The number in a shard file name made with ``SHARD``."""
+    return int(name.removeprefix(_SHARD_PREFIX).removesuffix(_SHARD_SUFFIX))
+
+
+def _remove_shards_except(folder: Path, keep: set[str]) -> None:
+    """Delete the shard files (and half-written ones) in ``folder`` whose names are not in ``keep``."""
+    for path in [*folder.glob(_SHARD_PREFIX + "*" + _SHARD_SUFFIX), *folder.glob(_SHARD_PREFIX + "*.tmp")]:
+        if path.name not in keep:
+            path.unlink()
 
 
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
