@@ -32,6 +32,7 @@ lint: $(STAMP)
 train-small: $(STAMP)
 	$(BIN)/auricle data synth --out runs/corpus-general --hours 8 --seed 1 --jobs 2 --languages en,zh,de,fr,es,it
 	$(BIN)/auricle data synth --out runs/corpus-speech --hours 32 --seed 2 --jobs 2 --languages en,zh,de,fr,es,it --tasks asr,srwt,lid,s2tt
+	$(BIN)/auricle train auricle-small-stage1 --prepare
 	$(BIN)/auricle train auricle-small-stage1 --resume
 	$(BIN)/auricle train auricle-small-stage2 --resume
 	$(BIN)/python -m auricle.train.package runs/auricle-small/stage2/model auricle/weights/auricle-small \

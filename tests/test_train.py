@@ -440,6 +440,33 @@ def test_cached_encoder_states_train_like_the_full_encoder(corpus: Path, tmp_pat
     assert cached.losses == pytest.approx(plain.losses, rel=2e-3)
 
 
+def test_prepare_builds_the_tokenizer_and_encoder_cache_and_trains_nothing(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """``auricle train --prepare`` leaves the tokenizer and the encoder cache for the run that follows,
+    which reuses them (the cache index is not rewritten) and trains from step 0."""
+    from auricle.train.__main__ import main
+
+    args = _overrides(
+        corpus,
+        tmp_path / "run",
+        f"model.tokenizer={tmp_path / 'tok'}",
+        "model.tokenizer_vocab=300",
+        "train.cached_encoder_layers=1",
+        "data.augment.prob=0",
+        "train.max_steps=2",
+        "log.save_every=0",
+    )
+    assert main(["tiny-test", *args, "--prepare"]) == 0
+    index = tmp_path / "run" / "encoder_cache" / "index.json"
+    assert (tmp_path / "tok" / "tokenizer.json").is_file() and index.is_file()
+    assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "model").exists()
+    written = index.stat().st_mtime_ns
+    result = train(load_recipe("tiny-test", args))
+    assert result.start_step == 0 and result.step == 2
+    assert index.stat().st_mtime_ns == written
+
+
 def test_encoder_cache_refuses_waveform_augmentation(corpus: Path, tmp_path: Path) -> None:
     recipe = load_recipe(
         "tiny-test",

@@ -366,6 +366,18 @@ class Trainer:
         return result
 
 
+def prepare(recipe: Recipe) -> None:
+    """Build what a run of ``recipe`` needs before its first step, then stop: the tokenizer (trained
+    when ``model.tokenizer_vocab`` asks for one that does not exist yet), the encoder cache
+    (``train.cached_encoder_layers``) and the datasets. The training run that follows reuses both.
+    """
+    info = init_distributed(recipe.train.device, recipe.dist.timeout_s)
+    try:
+        Trainer(recipe, info)
+    finally:
+        cleanup(info)
+
+
 def train(recipe: Recipe, resume: str | bool | None = None) -> TrainResult:
     """Run a recipe in this process (joining the torchrun group when launched by torchrun)."""
     info = init_distributed(recipe.train.device, recipe.dist.timeout_s)
