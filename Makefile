@@ -30,7 +30,7 @@ lint: $(STAMP)
 # auricle/weights/auricle-small; about 2 h 10 min on a 2-core CPU with AMX (stage 1: 6,000 compiled
 # steps in 1 h 31 min; docs/model-card.md).
 train-small: $(STAMP)
-	$(BIN)/auricle data synth --out runs/corpus-general --hours 8 --seed 1 --jobs 2 --languages en,zh,de,fr,es,it
+	$(BIN)/auricle data synth --out runs/corpus-general --hours 24 --seed 1 --jobs 2 --languages en,zh,de,fr,es,it
 	$(BIN)/auricle data synth --out runs/corpus-speech --hours 32 --seed 2 --jobs 2 --languages en,zh,de,fr,es,it --tasks asr,srwt,lid,s2tt
 	$(BIN)/auricle train auricle-small-stage1 --prepare
 	$(BIN)/auricle train auricle-small-stage1 --resume
