@@ -21,7 +21,7 @@ from auricle.checkpoint import load_checkpoint
 from auricle.data.examples import IGNORE_INDEX
 from auricle.errors import CheckpointError, ConfigError
 from auricle.model import AudioLM, preset
-from auricle.train import setup
+from auricle.train import prepare, setup
 from auricle.train.config import AUDIO_PARTS, available_recipes, load_recipe
 from auricle.train.distributed import DistInfo
 from auricle.train.freeze import apply_freezing
@@ -462,6 +462,8 @@ def test_prepare_builds_the_tokenizer_and_encoder_cache_and_trains_nothing(
     assert (tmp_path / "tok" / "tokenizer.json").is_file() and index.is_file()
     assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "model").exists()
     written = index.stat().st_mtime_ns
+    prepare(load_recipe("tiny-test", args))  # the Python form: nothing left to build
+    assert index.stat().st_mtime_ns == written
     result = train(load_recipe("tiny-test", args))
     assert result.start_step == 0 and result.step == 2
     assert index.stat().st_mtime_ns == written

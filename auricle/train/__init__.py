@@ -20,7 +20,7 @@ from auricle.train.config import Recipe, available_recipes, load_recipe
 if TYPE_CHECKING:
     from auricle.train.loop import TrainResult
 
-__all__ = ["Recipe", "TrainResult", "available_recipes", "load_recipe", "train"]
+__all__ = ["Recipe", "TrainResult", "available_recipes", "load_recipe", "prepare", "train"]
 
 
 def train(recipe: Recipe, resume: str | bool | None = None) -> TrainResult:
@@ -36,3 +36,10 @@ def __getattr__(name: str):
 
         return TrainResult
     raise AttributeError(name)
+
+
+def prepare(recipe: Recipe) -> None:
+    """Build the tokenizer and encoder cache ``recipe`` needs, then stop (see :func:`auricle.train.loop.prepare`)."""
+    from auricle.train.loop import prepare as run
+
+    run(recipe)
