@@ -182,3 +182,26 @@ def test_cli_generates_and_reports_errors(tmp_path, capsys):
     assert "wrote 3 clips" in capsys.readouterr().out
     assert main(["data", "synth", "--out", str(out), "--tasks", "dance", "--no-progress"]) == 1
     assert "unknown task" in capsys.readouterr().err
+
+
+def test_cli_sentence_mix_makes_a_vocabulary_dense_corpus_and_rejects_bad_mixes(tmp_path, capsys):
+    out = tmp_path / "words"
+    args = ["data", "synth", "--out", str(out), "--max-clips", "6", "--seed", "4", "--languages", "en,ja"]
+    assert main([*args, "--tasks", "asr", "--sentence-mix", "carrier=1,list=2", "--no-progress"]) == 0
+    rows = [
+        json.loads(x)
+        for f in ("train", "valid", "test")
+        for x in (out / f"{f}.jsonl").read_text().splitlines()
+    ]
+    assert len(rows) == 6 and {r["meta"]["sentence_key"].split("|")[0] for r in rows} <= {"carrier", "list"}
+    capsys.readouterr()
+    for mix, tasks, message in [
+        ("dance=1", "asr", "unknown sentence kind"),
+        ("list=0", "asr", "one > 0"),
+        ("list=1", "asr,s2tt", "s2tt needs parallel sentences"),
+    ]:
+        assert main([*args, "--tasks", tasks, "--sentence-mix", mix, "--no-progress"]) == 1
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--sentence-mix", "list", "--no-progress"])
+    assert "expected kind=weight" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from auricle.data.synth import lexicon as lx
 from auricle.data.synth.backends import available_backends
 from auricle.data.synth.grammar import (
     CARRIERS,
+    DEFAULT_SENTENCE_MIX,
     LANGUAGES,
     carrier_sentence,
     content_key,
@@ -207,3 +208,26 @@ def test_sample_content_covers_templates():
     rng = np.random.default_rng(1)
     seen = {sample_content(rng)["template"] for _ in range(100)}
     assert seen == {"act", "where", "there", "describe"}
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_sentence_mix_default_is_the_builtin_draw_and_restricts_kinds(lang):
+    a, b = np.random.default_rng(4), np.random.default_rng(4)
+    default = [sample_sentence(a, lang)[0].key for _ in range(300)]
+    explicit = [sample_sentence(b, lang, dict(DEFAULT_SENTENCE_MIX))[0].key for _ in range(300)]
+    assert default == explicit
+    kinds = {k.split("|")[0] for k in default}
+    assert kinds == ({"parallel", "carrier", "list"} if lang == "en" else {"carrier", "list"})
+    rng = np.random.default_rng(5)
+    dense = [sample_sentence(rng, lang, {"carrier": 1, "list": 1})[0].key.split("|")[0] for _ in range(400)]
+    assert set(dense) == {"carrier", "list"} and 150 < dense.count("list") < 250
+    assert {sample_sentence(rng, lang, {"list": 1})[0].key.split("|")[0] for _ in range(50)} == {"list"}
+
+
+def test_sentence_mix_parallel_weight_goes_to_carriers_without_parallel_templates():
+    rng = np.random.default_rng(0)
+    assert {sample_sentence(rng, "ja", {"parallel": 1})[0].key.split("|")[0] for _ in range(20)} == {
+        "carrier"
+    }
+    with pytest.raises(ValueError, match="no kind of sentence"):
+        sample_sentence(rng, "en", {"list": 0})

@@ -15,6 +15,20 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _mix(value: str) -> dict[str, float]:
+    """``kind=weight,...`` as a dict; a malformed item is a usage error."""
+    mix = {}
+    for item in _csv(value):
+        kind, sep, weight = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected kind=weight, got {item!r}")
+        try:
+            mix[kind.strip()] = float(weight)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"weight of {kind!r} is not a number: {weight!r}") from None
+    return mix
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``synth`` sub-command to ``subparsers`` (of ``auricle data``)."""
     p = subparsers.add_parser(
@@ -66,6 +80,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=("espeak", "festival", "flite"),
         help="speech synthesisers to use (default espeak,festival,flite; espeak-ng is required)",
     )
+    p.add_argument(
+        "--sentence-mix",
+        type=_mix,
+        default=None,
+        help="share of each kind of spoken sentence, e.g. carrier=1,list=1 for a corpus dense in "
+        "vocabulary words (default parallel=0.45,carrier=0.45,list=0.1; docs/data.md)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
@@ -87,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         test_frac=args.test_frac,
         max_clips=args.max_clips,
         backends=args.backends,
+        sentence_mix=args.sentence_mix,
         progress=not args.no_progress,
         command="auricle data synth "
         + shlex.join(sys.argv[sys.argv.index("synth") + 1 :] if "synth" in sys.argv else []),

@@ -42,6 +42,7 @@ class Settings:
     key_valid: float = 0.1  # fraction of sentence / prosody keys reserved for valid
     key_test: float = 0.1  # ... and for test
     language_weights: dict[str, float] = field(default_factory=dict)
+    sentence_mix: dict[str, float] | None = None  # kind -> weight; None = the grammar's default
 
 
 @dataclass
@@ -61,7 +62,7 @@ def _language(rng: np.random.Generator, s: Settings) -> str:
 
 def _sentence_for_split(rng: np.random.Generator, language: str, split: str, s: Settings):
     for _ in range(2000):
-        sentence, content = sample_sentence(rng, language)
+        sentence, content = sample_sentence(rng, language, s.sentence_mix)
         if split_of_key(sentence.key, s.key_valid, s.key_test) == split:
             return sentence, content
     raise RuntimeError(f"no {split} sentence found for {language}")

@@ -24,7 +24,7 @@ from auricle.data.synth import backends, dsp
 from auricle.data.synth.augment import augment
 from auricle.data.synth.clips import ALLOWED_AUGMENT, MAKERS, Settings
 from auricle.data.synth.forking import run_forked
-from auricle.data.synth.grammar import LANGUAGES
+from auricle.data.synth.grammar import LANGUAGES, SENTENCE_KINDS
 from auricle.data.synth.readme import write_readme
 from auricle.data.synth.tasks import KIND_TASKS, chat_example, clip_examples
 from auricle.data.synth.vocab import vocabulary
@@ -52,6 +52,7 @@ class SynthConfig:
     chunk_size: int = 2  # clips per forked child; part of the definition of the output
     max_clips: int | None = None  # stop after this many clips even before ``hours``
     backends: tuple[str, ...] = ("espeak", "festival", "flite")
+    sentence_mix: dict[str, float] | None = None  # spoken sentence kinds -> weight; None = default
     progress: bool = True
     command: str = ""  # how it was invoked, for the README
 
@@ -74,6 +75,22 @@ class SynthConfig:
         if not (0 <= self.valid_frac and 0 <= self.test_frac and self.valid_frac + self.test_frac < 1):
             raise ConfigError(
                 f"valid/test fractions {self.valid_frac}/{self.test_frac} must be >= 0 and sum < 1"
+            )
+        if self.sentence_mix is not None:
+            self._check_sentence_mix(self.sentence_mix)
+
+    def _check_sentence_mix(self, mix: dict[str, float]) -> None:
+        bad = [kind for kind in mix if kind not in SENTENCE_KINDS]
+        if bad:
+            raise ConfigError(
+                f"unknown sentence kind(s) {bad} in --sentence-mix; valid: {', '.join(SENTENCE_KINDS)}"
+            )
+        if any(not w >= 0 for w in mix.values()) or not any(w > 0 for w in mix.values()):
+            raise ConfigError(f"--sentence-mix weights must be >= 0 with one > 0, got {mix}")
+        if "s2tt" in self.tasks and not mix.get("parallel", 0) > 0:
+            raise ConfigError(
+                "s2tt needs parallel sentences (only they have translations): give parallel a weight "
+                "in --sentence-mix or leave s2tt out of --tasks"
             )
 
 
@@ -210,6 +227,7 @@ def _prepare(config: SynthConfig, kinds: dict[str, float]) -> Settings:
         config.test_frac,
         translate,
         language_weights=language_weights,
+        sentence_mix=config.sentence_mix,
     )
 
 

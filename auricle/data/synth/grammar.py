@@ -9,6 +9,7 @@ sentence is a function of it) and ``facts`` (what it mentions, for question answ
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -350,15 +351,37 @@ def word_list_sentence(rng: np.random.Generator, language: str) -> Sentence:
     )
 
 
-def sample_sentence(rng: np.random.Generator, language: str) -> tuple[Sentence, dict[str, Any] | None]:
-    """A random sentence of ``language``: parallel template (en zh de fr es it), carrier or word list.
+SENTENCE_KINDS = ("parallel", "carrier", "list")
+# Share of each kind of sentence; a language without parallel templates (ja, ko) says a carrier
+# phrase where the mix asks for a parallel sentence.
+DEFAULT_SENTENCE_MIX = {"parallel": 0.45, "carrier": 0.45, "list": 0.10}
+
+
+def sentence_weights(language: str, mix: dict[str, float] | None = None) -> dict[str, float]:
+    """The weight of each sentence kind for ``language`` under ``mix`` (default: the built-in mix)."""
+    w = dict(DEFAULT_SENTENCE_MIX if mix is None else mix)
+    if language not in lx.PARALLEL_LANGUAGES:
+        w["carrier"] = w.get("carrier", 0.0) + w.pop("parallel", 0.0)
+    return {kind: w.get(kind, 0.0) for kind in SENTENCE_KINDS if w.get(kind, 0.0) > 0}
+
+
+def sample_sentence(
+    rng: np.random.Generator, language: str, mix: dict[str, float] | None = None
+) -> tuple[Sentence, dict[str, Any] | None]:
+    """A random sentence of ``language``: parallel template (en zh de fr es it), carrier or word list,
+    drawn with the weights of ``mix`` (kind -> weight; default :data:`DEFAULT_SENTENCE_MIX`).
 
     Returns the sentence and, for parallel templates, its content (to render the translation).
     """
-    r = rng.random()
-    if language in lx.PARALLEL_LANGUAGES and r < 0.45:
+    weights = sentence_weights(language, mix)
+    if not weights:
+        raise ValueError(f"the sentence mix {mix} gives {language} no kind of sentence")
+    r = rng.random() * sum(weights.values())
+    edges = itertools.accumulate(weights.values())
+    kind = next((k for k, edge in zip(weights, edges) if r < edge), list(weights)[-1])
+    if kind == "parallel":
         content = sample_content(rng)
         return render_parallel(content, language), content
-    if r < 0.9:
+    if kind == "carrier":
         return carrier_sentence(rng, language), None
     return word_list_sentence(rng, language), None
