@@ -549,6 +549,55 @@ def test_encoder_cache_computes_only_new_and_changed_files(tmp_path: Path) -> No
     assert len(list(folder.glob("shard-*.safetensors"))) == 1
 
 
+def test_encoder_cache_rereads_only_files_whose_size_or_time_changed(tmp_path: Path, monkeypatch) -> None:
+    """Checking a cache costs a stat per unchanged file: digests are recomputed for files whose size or
+    modification time moved (a touched file keeps its states), for files written just before the
+    index (their time may not show a change), and once for an index that has no file times yet."""
+    import numpy as np
+    import soundfile as sf
+
+    from auricle.train import encoder_cache as ec
+
+    torch.manual_seed(0)
+    model = AudioLM(preset("tiny-qwen-audio")).eval()
+    rng = np.random.default_rng(2)
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"a{i}.wav")
+        sf.write(files[-1], (0.1 * rng.standard_normal(8000)).astype(np.float32), 16000)
+    hour_ago = time.time_ns() - 3_600 * 10**9
+    for f in files:
+        os.utime(f, ns=(hour_ago, hour_ago))
+    read: list[str] = []
+    digest = ec.file_digest
+    monkeypatch.setattr(ec, "file_digest", lambda p: read.append(Path(p).name) or digest(p))
+    folder = tmp_path / "cache"
+    ec.build_encoder_cache(model, files, folder, 1, progress=False)
+    assert sorted(read) == ["a0.wav", "a1.wav", "a2.wav"]
+    read.clear()
+    ec.build_encoder_cache(model, files, folder, 1, progress=False)
+    assert read == []
+    os.utime(files[1])  # touched: re-read, same bytes, states kept
+    computed: list[int] = []
+    hidden_states = model.encoder.hidden_states
+    model.encoder.hidden_states = lambda feats, frames, **kw: (
+        computed.append(len(feats)) or hidden_states(feats, frames, **kw)
+    )
+    ec.build_encoder_cache(model, files, folder, 1, progress=False)
+    assert read == ["a1.wav"] and computed == []
+    read.clear()
+    ec.build_encoder_cache(model, files, folder, 1, progress=False)
+    assert read == ["a1.wav"]  # written within RACY_NS of the index: not trusted yet
+    index = json.loads((folder / "index.json").read_text())
+    for entry in index["entries"].values():
+        del entry[4:]  # as written before file times were kept
+    (folder / "index.json").write_text(json.dumps(index))
+    read.clear()
+    ec.build_encoder_cache(model, files, folder, 1, progress=False)
+    assert sorted(read) == ["a0.wav", "a1.wav", "a2.wav"] and computed == []
+    assert all(len(e) == 6 for e in json.loads((folder / "index.json").read_text())["entries"].values())
+
+
 def test_encoder_cache_deletes_shards_no_clip_uses(tmp_path: Path) -> None:
     """When the clips of a shard have all left the corpus, the rebuilt cache deletes that shard (and
     any half-written one) and keeps the shards that still hold reused states."""

@@ -9,7 +9,9 @@ The index records a fingerprint of the frozen weights and of ``k``, and a digest
 file's bytes: a cache made with other weights is rebuilt, never silently reused; with the same
 weights, only the files that are new or whose bytes changed are computed (a corpus grown with
 ``auricle data synth --hours`` keeps the states of the clips it already had), and shards left
-holding no clip of the corpus are deleted. Waveform
+holding no clip of the corpus are deleted. Like git's index, the digest is recomputed only for a
+file whose size or modification time differs from the ones recorded with it: checking a cache of
+tens of thousands of unchanged clips costs a ``stat`` each, not a read. Waveform
 augmentation cannot apply to cached states, so a recipe that caches must take its augmentation from
 the corpus (``auricle data synth`` augments offline and records it in the manifest).
 """
@@ -35,6 +37,7 @@ from auricle.model.audiolm import AudioLM
 INDEX = "index.json"
 SHARD = "shard-{:05d}.safetensors"  # shard files, numbered from 0
 SHARD_CLIPS = 512
+RACY_NS = 2_000_000_000  # files modified less than this before the index was written are re-read
 _SHARD_PREFIX, _SHARD_SUFFIX = SHARD.split("{:05d}")
 
 
@@ -66,7 +69,8 @@ class EncoderCache:
         meta = json.loads((self.folder / INDEX).read_text())
         self.layers: int = meta["layers"]
         self.fingerprint: str = meta["fingerprint"]
-        self.entries: dict[str, list] = meta["entries"]  # path -> [shard, key, num_samples, digest]
+        # path -> [shard, key, num_samples, digest, size, mtime_ns] (older caches lack the last two)
+        self.entries: dict[str, list] = meta["entries"]
         self._open: dict[str, object] = {}
 
     def __contains__(self, path: str | Path) -> bool:
@@ -97,19 +101,31 @@ def build_encoder_cache(
     """Compute the states after ``layers`` frozen blocks for every path, reusing up-to-date ones.
 
     An entry is reused when the cache was made with the same frozen weights (fingerprint) and the
-    file's bytes are unchanged (digest); the rest are computed into new shards.
+    file's bytes are unchanged (digest, recomputed only when the file's size or modification time
+    moved); the rest are computed into new shards.
     """
     folder = Path(folder)
     fp = fingerprint(model, layers)
     paths = sorted({str(Path(p).resolve()) for p in audio_paths})
-    digests = {p: file_digest(p) for p in paths}
-    entries: dict[str, list] = {}
-    if (folder / INDEX).is_file():
-        cache = EncoderCache(folder)
-        if cache.fingerprint == fp and cache.layers == layers:
-            entries = {p: e for p, e in cache.entries.items() if p in digests and e[3:] == [digests[p]]}
-            if len(entries) == len(paths):
-                return cache
+    cache = EncoderCache(folder) if (folder / INDEX).is_file() else None
+    usable = cache is not None and cache.fingerprint == fp and cache.layers == layers
+    known = cache.entries if usable else {}
+    # a file changed within a clock tick of its recorded stat keeps its mtime: trust only files last
+    # written a while before the index was (git's "racy" entries get the same treatment)
+    settled = os.stat(folder / INDEX).st_mtime_ns - RACY_NS if usable else 0
+    stats = {p: _stat(p) for p in paths}
+    digests = {
+        p: known[p][3] if known.get(p, [])[4:6] == stats[p] and stats[p][1] < settled else file_digest(p)
+        for p in paths
+    }
+    entries = {
+        p: [*e[:3], digests[p], *stats[p]] for p, e in known.items() if p in digests and e[3] == digests[p]
+    }
+    if len(entries) == len(paths):
+        merged = {**known, **entries}  # entries of files outside this corpus stay, as do their shards
+        if merged != known:  # same states, new file times (or an index from before they were kept)
+            _write_index(folder, layers, fp, merged)
+        return EncoderCache(folder)
     if not entries:  # nothing reusable: free the disk before computing
         _remove_shards_except(folder, keep=set())
     folder.mkdir(parents=True, exist_ok=True)
@@ -135,16 +151,14 @@ def build_encoder_cache(
         for p, a, s, c in zip(chunk, audios, states, conv_len.tolist()):
             name = f"a{len(shard_tensors)}"
             shard_tensors[name] = s[:c].to(torch.float16).contiguous().cpu()
-            entries[p] = [SHARD.format(shard_id), name, len(a), digests[p]]
+            entries[p] = [SHARD.format(shard_id), name, len(a), digests[p], *stats[p]]
         if len(shard_tensors) >= SHARD_CLIPS or start + batch_size >= len(order):
             _atomic_save(shard_tensors, folder / SHARD.format(shard_id))
             shard_tensors, shard_id = {}, shard_id + 1
         bar.update(len(chunk))
     bar.close()
     model.train(was_training)
-    tmp = folder / (INDEX + ".tmp")
-    tmp.write_text(json.dumps({"layers": layers, "fingerprint": fp, "entries": entries}))
-    os.replace(tmp, folder / INDEX)  # the index appears only once every shard is written
+    _write_index(folder, layers, fp, entries)  # only once every shard is written
     # shards whose clips all left the corpus (or changed) are no longer referenced: delete them
     _remove_shards_except(folder, keep={e[0] for e in entries.values()})
     return EncoderCache(folder)
@@ -154,6 +168,18 @@ def file_digest(path: str | Path) -> str:
     """BLAKE2b digest (hex, 16 bytes) of a file's bytes: what tells a changed audio file apart."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+
+
+def _stat(path: str) -> list[int]:
+    """Size and modification time (ns) of a file: when both are unchanged, so is its recorded digest."""
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _write_index(folder: Path, layers: int, fp: str, entries: dict[str, list]) -> None:
+    tmp = folder / (INDEX + ".tmp")
+    tmp.write_text(json.dumps({"layers": layers, "fingerprint": fp, "entries": entries}))
+    os.replace(tmp, folder / INDEX)
 
 
 def _shard_number(name: str) -> int:
