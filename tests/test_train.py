@@ -549,22 +549,27 @@ def test_encoder_cache_computes_only_new_and_changed_files(tmp_path: Path) -> No
     assert len(list(folder.glob("shard-*.safetensors"))) == 1
 
 
+def _tiny_model_and_noise_clips(folder: Path, seed: int) -> tuple[AudioLM, list[Path]]:
+    """A tiny random AudioLM (eval mode) and three 0.5 s noise clips a0.wav … a2.wav in ``folder``."""
+    import numpy as np
+    import soundfile as sf
+
+    torch.manual_seed(0)
+    model = AudioLM(preset("tiny-qwen-audio")).eval()
+    rng = np.random.default_rng(seed)
+    files = [folder / f"a{i}.wav" for i in range(3)]
+    for f in files:
+        sf.write(f, (0.1 * rng.standard_normal(8000)).astype(np.float32), 16000)
+    return model, files
+
+
 def test_encoder_cache_rereads_only_files_whose_size_or_time_changed(tmp_path: Path, monkeypatch) -> None:
     """Checking a cache costs a stat per unchanged file: digests are recomputed for files whose size or
     modification time moved (a touched file keeps its states), for files written just before the
     index (their time may not show a change), and once for an index that has no file times yet."""
-    import numpy as np
-    import soundfile as sf
-
     from auricle.train import encoder_cache as ec
 
-    torch.manual_seed(0)
-    model = AudioLM(preset("tiny-qwen-audio")).eval()
-    rng = np.random.default_rng(2)
-    files = []
-    for i in range(3):
-        files.append(tmp_path / f"a{i}.wav")
-        sf.write(files[-1], (0.1 * rng.standard_normal(8000)).astype(np.float32), 16000)
+    model, files = _tiny_model_and_noise_clips(tmp_path, seed=2)
     hour_ago = time.time_ns() - 3_600 * 10**9
     for f in files:
         os.utime(f, ns=(hour_ago, hour_ago))
@@ -601,18 +606,9 @@ def test_encoder_cache_rereads_only_files_whose_size_or_time_changed(tmp_path: P
 def test_encoder_cache_deletes_shards_no_clip_uses(tmp_path: Path) -> None:
     """When the clips of a shard have all left the corpus, the rebuilt cache deletes that shard (and
     any half-written one) and keeps the shards that still hold reused states."""
-    import numpy as np
-    import soundfile as sf
-
     from auricle.train.encoder_cache import build_encoder_cache
 
-    torch.manual_seed(0)
-    model = AudioLM(preset("tiny-qwen-audio")).eval()
-    rng = np.random.default_rng(1)
-    files = []
-    for i in range(3):
-        files.append(tmp_path / f"a{i}.wav")
-        sf.write(files[-1], (0.1 * rng.standard_normal(8000)).astype(np.float32), 16000)
+    model, files = _tiny_model_and_noise_clips(tmp_path, seed=1)
     folder = tmp_path / "cache"
 
     def shards() -> list[str]:
