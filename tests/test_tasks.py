@@ -19,6 +19,7 @@ from auricle.tasks.results import (
     Answer,
     Caption,
     Classification,
+    Event,
     LanguageDetection,
     NoteAnalysis,
     Transcription,
@@ -156,12 +157,24 @@ def test_classify_open_scores_the_answer():
 
 def test_classify_events_reads_timed_output_as_a_label_list():
     model, engine = model_with("<|0.00|>thunder<|1.20|><|1.50|>water drip<|2.00|><|2.50|>water drip<|3.00|>")
-    assert model.classify(noise(1.0), "event").label == "thunder, water drip"
+    out = model.classify(noise(4.0), "event")
+    assert out.label == "thunder, water drip"
+    assert out.events == [
+        Event("thunder", 0.0, 1.2),
+        Event("water drip", 1.5, 2.0),
+        Event("water drip", 2.5, 3.0),
+    ]
     # asked with <|timestamps|>, as event targets are written in training
     assert prompt_text_of(engine.tokenizer, engine.requests[0]).endswith("<|timestamps|><|event|>")
     assert engine.configs[-1].timestamp_rules.mode == "events"
     model, _ = model_with("dog barking")  # untimed answers (official Qwen-Audio) are kept as they are
-    assert model.classify(noise(1.0), "event").label == "dog barking"
+    out = model.classify(noise(1.0), "event")
+    assert out.label == "dog barking" and out.events == []
+    model, _ = model_with("<|0.50|>siren<|2.50|><|2.60|>horn")  # clamped to the audio; end interpolated
+    assert model.classify(noise(2.0), "event").events == [
+        Event("siren", 0.5, 2.0, repaired=True),
+        Event("horn", 2.0, 2.0, repaired=True),
+    ]
 
 
 def test_classify_event_score_leaves_out_the_timestamps():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from auricle.errors import ConfigError
-from auricle.tasks.results import Caption, Classification, Label, Segment, Transcription, Word
+from auricle.tasks.results import Caption, Classification, Event, Label, Segment, Transcription, Word
 from auricle.tasks.writers import FORMATS, format_timestamp, get_writer
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
@@ -99,6 +99,11 @@ def test_other_results(tmp_path):
         get_writer("srt", tmp_path)(result, "x.wav")
     with pytest.raises(ConfigError, match="valid formats"):
         get_writer("docx", tmp_path)
+    events = [Event("siren", 0.5, 2.25), Event("horn", 3.0, 3.5)]
+    timed = Classification("event", "siren, horn", 0.5, [Label("siren, horn", 0.5)], "siren, horn", events)
+    assert get_writer("txt", tmp_path)(timed, "y.wav").read_text() == "siren 0.50-2.25 s, horn 3.00-3.50 s\n"
+    saved = json.loads(get_writer("json", tmp_path)(timed, "y.wav").read_text())
+    assert saved["events"][1] == {"label": "horn", "start": 3.0, "end": 3.5, "repaired": False}
 
 
 def test_format_timestamp():

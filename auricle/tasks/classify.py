@@ -21,14 +21,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from auricle.audio.io import SAMPLE_RATE
 from auricle.errors import ConfigError
 from auricle.generate.timestamps import TimestampRules
 from auricle.tasks.analysis import build_requests, run_task
 from auricle.tasks.engine import Engine, Request
 from auricle.tasks.longform import DEFAULT_MAX_SECONDS
 from auricle.tasks.prompts import resolve_format
-from auricle.tasks.results import Classification, Label
-from auricle.tasks.srwt import plain_text
+from auricle.tasks.results import Classification, Event, Label
+from auricle.tasks.srwt import Piece, parse_srwt, plain_text
 
 #: Public kind -> tag task (``auricle.prompt.tags``).
 KINDS: dict[str, str] = {"scene": "scene", "event": "event", "emotion": "emotion", "vocal_sound": "vocal"}
@@ -84,11 +85,12 @@ def classify(
         timestamp_rules=rules,
     )
     out = []
-    for a in answers:
+    for a, audio in zip(answers, audios):
         label = event_list(a.pieces) if kind == "event" else plain_text(a.pieces)
         cont = a.ids + ([end_id] if a.result.finish_reason == "stop" else [])
         score = _answer_score(engine, a.request, cont, skip_timestamps=kind == "event") if cont else None
-        out.append(Classification(kind, label, score, [Label(label, score)], text=label))
+        events = timed_events(a.pieces, len(audio) / SAMPLE_RATE) if timed else []
+        out.append(Classification(kind, label, score, [Label(label, score)], text=label, events=events))
     return out
 
 
@@ -106,6 +108,15 @@ def event_list(pieces) -> str:
     event detection writes it) becomes the distinct labels in order, comma-separated."""
     labels = [p.text.strip() for p in pieces if p.kind == "text" and p.text.strip()]
     return ", ".join(dict.fromkeys(labels))
+
+
+def timed_events(pieces: Sequence[Piece], duration: float) -> list[Event]:
+    """The events of a timed answer (``<|start|>label<|end|>`` each), times clamped to the audio and
+    missing ones interpolated as for SRWT words (``repaired``); none for an answer with no time."""
+    if not any(p.kind == "time" for p in pieces):
+        return []
+    units = parse_srwt(pieces, start_time=0.0, end_time=duration, split_words=False)
+    return [Event(u.text, round(u.start, 3), round(u.end, 3), u.repaired) for u in units if u.kind == "word"]
 
 
 def _end_id(engine: Engine, fmt: str) -> int:

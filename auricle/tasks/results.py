@@ -95,13 +95,25 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Event:
+    """A sound event with its time span, as the model wrote it (``repaired`` as for :class:`Word`)."""
+
+    label: str
+    start: float
+    end: float
+    repaired: bool = False
+
+
+@dataclass(frozen=True)
 class Classification:
     """The result of :meth:`AudioModel.classify`.
 
     Without candidates, ``label`` is the model's greedy answer and ``score`` the probability the
     model gives that whole answer: ``exp(sum of its token log-probabilities)``, the end token
     included. With ``candidates``, ``labels`` ranks every candidate by the softmax over candidates of
-    their sequence log-probabilities, and ``label``/``score`` are the best one.
+    their sequence log-probabilities, and ``label``/``score`` are the best one. ``events`` holds the
+    timed events of an open ``event`` answer (tag prompts ask for them with ``<|timestamps|>``);
+    ``label`` then lists their distinct labels.
     """
 
     kind: str
@@ -109,6 +121,7 @@ class Classification:
     score: float | None
     labels: list[Label] = field(default_factory=list)
     text: str = ""
+    events: list[Event] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""

@@ -214,8 +214,11 @@ def _no_spaces(result: Transcription) -> bool:
 
 
 def result_text(result: Result) -> str:
-    """One line of text for any result: the transcript, caption or answer, the label, the language."""
+    """One line of text for any result: the transcript, caption or answer, the label (timed events
+    with their spans), the language."""
     if isinstance(result, Classification):
+        if result.events:
+            return ", ".join(f"{e.label} {e.start:.2f}-{e.end:.2f} s" for e in result.events)
         return result.label
     if isinstance(result, LanguageDetection):
         return result.language
