@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from auricle.data.manifest import Example, Word, read_manifest, write_manifest
+from auricle.data.manifest import Event, Example, Word, read_manifest, write_manifest
 from auricle.errors import AudioError, ConfigError
 from auricle.eval.cli import register
 from auricle.eval.synthetic import SKIPPED_TASKS, evaluate_manifest
@@ -22,6 +22,7 @@ from auricle.tasks.results import (
     Segment,
     Transcription,
 )
+from auricle.tasks.results import Event as ResultEvent
 from auricle.tasks.results import Word as ResultWord
 
 
@@ -87,7 +88,13 @@ class ScriptedModel:
     def classify(self, audios, kind="scene", *, batch_size=None):
         task = {"vocal_sound": "vocal"}.get(kind, kind)
         exs = [self._find(a, task) for a in self._log(audios)]
-        return [Classification(kind, self._answer(ex, ex.label.upper() + "."), 0.9) for ex in exs]
+        out = []
+        for ex in exs:
+            events = self.wrong.get(ex.id + ":events") or [
+                ResultEvent(e.label, e.start, e.end) for e in ex.events or []
+            ]
+            out.append(Classification(kind, self._answer(ex, ex.label.upper() + "."), 0.9, events=events))
+        return out
 
     def ask(self, audios, questions, *, batch_size=None):
         exs = [self._find(a, "aqa", question=q) for a, q in zip(self._log(audios), questions)]
@@ -135,8 +142,14 @@ def _manifest(folder: Path) -> Path:
         ex("m2", "music_caption", "n2.flac", text="A soft organ note."),
         ex("sc1", "scene", "e1.flac", label="kitchen"),
         ex("sc2", "scene", "e2.flac", label="street"),
-        ex("ev1", "event", "e1.flac", label="dog bark, alarm"),
-        ex("ev2", "event", "e2.flac", label="rain"),
+        ex(
+            "ev1",
+            "event",
+            "e1.flac",
+            label="dog bark, alarm",
+            events=[Event("dog bark", 0.2, 0.6), Event("alarm", 1.0, 1.8)],
+        ),
+        ex("ev2", "event", "e2.flac", label="rain", events=[Event("rain", 0.0, 2.0)]),
         ex("v1", "vocal", "s1.flac", label="laughter"),
         ex("v2", "vocal", "s2.flac", label="cough"),
         ex("em1", "emotion", "s1.flac", label="happy"),
@@ -170,6 +183,7 @@ def test_scripted_references_score_perfectly(tmp_path):
     assert report.tasks["chat"].skipped == SKIPPED_TASKS["chat"] and not report.tasks["chat"].metrics
     assert v["asr:wer/en"] == 0 and v["asr:cer/zh"] == 0 and v["srwt:wer/en"] == 0
     assert v["srwt:shift_ms/en"] == 0 and report.tasks["srwt"].metric("shift_ms/en").count == 5
+    assert v["event:shift_ms"] == 0 and report.tasks["event"].metric("shift_ms").count == 3
     assert v["s2tt:bleu/en-de"] == pytest.approx(100) and v["s2tt:bleu/zh-en"] == pytest.approx(100)
     for key in ("lid:accuracy", "scene:accuracy", "event:accuracy", "vocal:accuracy", "emotion:accuracy"):
         assert v[key] == 1.0, key
@@ -190,6 +204,7 @@ def test_one_wrong_output_gives_the_expected_drop(tmp_path):
         "a2": "a dog ran far",  # 1 deletion over 3 + 5 reference words
         "a3": "公园里有帽",  # 1 of 6 characters
         "w1:words": shifted,  # one word off by 100 ms at both ends, of 5 matched words
+        "ev1:events": [ResultEvent("dog bark", 0.2, 0.9)],  # alarm missed; 300 ms at one end of 2
         "l2": "en",
         "sc1": "street",
         "v2": "laughter",
@@ -202,6 +217,7 @@ def test_one_wrong_output_gives_the_expected_drop(tmp_path):
     assert v["asr:wer/en"] == pytest.approx(1 / 8)
     assert v["asr:cer/zh"] == pytest.approx(1 / 6)
     assert v["srwt:shift_ms/en"] == pytest.approx(100 / 5)
+    assert v["event:shift_ms"] == pytest.approx(150 / 2)
     assert v["srwt:wer/en"] == 0
     for key in (
         "lid:accuracy",

@@ -265,7 +265,17 @@ def _score_music_caption(r: _Runner, examples: list[Example]) -> list[Metric]:
 def _score_classify(r: _Runner, examples: list[Example]) -> list[Metric]:
     hyps = r.run(r.model.classify, r.paths(examples), kind=CLASSIFY_KINDS[examples[0].task])
     refs = [normalize(ex.label) for ex in examples]
-    return [Metric("accuracy", accuracy(refs, [normalize(h.label) for h in hyps]), len(hyps))]
+    metrics = [Metric("accuracy", accuracy(refs, [normalize(h.label) for h in hyps]), len(hyps))]
+    if examples[0].task == "event":  # timed events: boundary shift of the events matched by label
+        shift_ms, matched = pooled_word_shift_ms(
+            (
+                [TimedWord(e.label, e.start, e.end) for e in ex.events or []],
+                [TimedWord(e.label, e.start, e.end) for e in hyp.events],
+            )
+            for ex, hyp in zip(examples, hyps)
+        )
+        metrics.append(Metric("shift_ms", shift_ms, matched))
+    return metrics
 
 
 def _score_aqa(r: _Runner, examples: list[Example]) -> list[Metric]:
