@@ -258,7 +258,7 @@ def show_classification(d: Demo) -> None:
     if not tasks:
         return
     _section("Classification  (model.classify)")
-    table = []
+    table, timed = [], []
     for task in tasks:
         rows = d.rows(task)
         for ex, c in zip(rows, d.call(d.model.classify, rows, CLASSIFY_KINDS[task])):
@@ -267,7 +267,17 @@ def show_classification(d: Demo) -> None:
             table.append(
                 [name(ex), CLASSIFY_KINDS[task], ex.label or "", _cut(c.label, 40) + score, _mark(ok)]
             )
+            if task == "event":
+                timed.append([name(ex), "model: " + _events(c.events)])
+                timed.append(["", "ref:   " + _events(ex.events or [])])
     _table(["clip", "kind", "reference", "model", ""], table)
+    if timed:
+        print("\n  sound events with their times (Classification.events, seconds)")
+        _table(["clip", "events"], timed)
+
+
+def _events(events: list[Any]) -> str:
+    return ", ".join(f"{printable(e.label)} {e.start:.2f}–{e.end:.2f}" for e in events) or "(no times)"
 
 
 def show_music(d: Demo) -> None:

@@ -62,6 +62,7 @@ def test_demo_runs_over_the_examples(checkpoint, capsys) -> None:
     for clip in ("en-speech-1", "zh-speech", "scene", "event", "note", "music"):
         assert clip in out, clip
     assert "ref:   The word dutch is on page seven thousand one hundred forty nine." in out
+    assert "sound events with their times" in out and "ref:   buzzer " in out  # the event clip's times
     assert "RANDOM" not in out  # a model was given: no fallback note
 
 
