@@ -119,8 +119,22 @@ def _manifest(folder: Path) -> Path:
 
     words = [Word("the", 0.1, 0.3), Word("cat", 0.4, 0.7), Word("sat", 0.8, 1.0)]
     examples = [
-        ex("a1", "asr", "s1.flac", language="en", text="The cat sat."),
-        ex("a2", "asr", "s2.flac", language="en", text="a dog ran far away"),
+        ex(
+            "a1",
+            "asr",
+            "s1.flac",
+            language="en",
+            text="The cat sat.",
+            meta={"sentence_key": "carrier|en|0|cat"},
+        ),
+        ex(
+            "a2",
+            "asr",
+            "s2.flac",
+            language="en",
+            text="a dog ran far away",
+            meta={"sentence_key": "list|en|dog"},
+        ),
         ex("a3", "asr", "s3.flac", language="zh", text="公园里有帽子"),
         ex("w1", "srwt", "s1.flac", language="en", text="The cat sat.", words=words),
         ex(
@@ -232,6 +246,19 @@ def test_one_wrong_output_gives_the_expected_drop(tmp_path):
     assert v["s2tt:bleu/zh-en"] < 100 and v["s2tt:bleu/en-de"] == pytest.approx(100)
 
 
+def test_error_rates_per_sentence_kind_when_asked(tmp_path):
+    path = _manifest(tmp_path)
+    wrong = {"a2": "a dog ran far"}  # 1 deletion in the word list's 5 words
+    plain = _values(evaluate_manifest(ScriptedModel(path, wrong), path, progress=False))
+    assert not any(k.count("/") > 1 for k in plain)
+    report = evaluate_manifest(ScriptedModel(path, wrong), path, progress=False, by_sentence_kind=True)
+    v = _values(report)
+    assert v["asr:wer/en"] == pytest.approx(1 / 8)
+    assert v["asr:wer/en/list"] == pytest.approx(1 / 5) and v["asr:wer/en/carrier"] == 0
+    assert report.tasks["asr"].metric("wer/en/carrier").count == 1
+    assert "asr:cer/zh/list" not in v and "srwt:wer/en/list" not in v  # no sentence_key: no kind
+
+
 def test_limit_per_task_and_markdown(tmp_path):
     path = _manifest(tmp_path)
     report = evaluate_manifest(ScriptedModel(path), path, limit_per_task=1, progress=False)
@@ -301,6 +328,7 @@ def test_random_checkpoint_end_to_end_through_the_cli(tmp_path, capsys):
         "--device",
         "cpu",
         "--no-progress",
+        "--by-sentence-kind",
     ]
     args = parser.parse_args(argv)
     assert args.func(args) == 0
@@ -318,5 +346,7 @@ def test_random_checkpoint_end_to_end_through_the_cli(tmp_path, capsys):
                 assert m["value"] is None  # a random model's words rarely match the reference
             else:
                 assert math.isfinite(m["value"]) and m["value"] >= 0, (task, m)
+    asr_names = [m["name"] for m in report["tasks"]["asr"]["metrics"]]
+    assert any(name.count("/") == 2 for name in asr_names), asr_names  # e.g. wer/en/carrier
     printed = capsys.readouterr().out
     assert "| task | examples | metric | value | n |" in printed and "| lid | 1 | accuracy |" in printed

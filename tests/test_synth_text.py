@@ -210,6 +210,7 @@ def test_sample_content_covers_templates():
     assert seen == {"act", "where", "there", "describe"}
 
 
+@needs_espeak
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_sentence_mix_default_is_the_builtin_draw_and_restricts_kinds(lang):
     a, b = np.random.default_rng(4), np.random.default_rng(4)
@@ -224,6 +225,7 @@ def test_sentence_mix_default_is_the_builtin_draw_and_restricts_kinds(lang):
     assert {sample_sentence(rng, lang, {"list": 1})[0].key.split("|")[0] for _ in range(50)} == {"list"}
 
 
+@needs_espeak
 def test_sentence_mix_parallel_weight_goes_to_carriers_without_parallel_templates():
     rng = np.random.default_rng(0)
     assert {sample_sentence(rng, "ja", {"parallel": 1})[0].key.split("|")[0] for _ in range(20)} == {

@@ -28,6 +28,11 @@ def register(subparsers) -> None:
     p.add_argument(
         "--beam-size", type=int, default=1, metavar="K", help="beam search with K beams (1: greedy)"
     )
+    p.add_argument(
+        "--by-sentence-kind",
+        action="store_true",
+        help="also give WER/CER per kind of synthetic sentence (parallel, carrier, list)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_synthetic)
@@ -52,6 +57,7 @@ def _synthetic(args: argparse.Namespace) -> int:
         limit_per_task=args.limit,
         batch_size=args.batch_size,
         progress=not args.no_progress,
+        by_sentence_kind=args.by_sentence_kind,
     )
     print(report.to_markdown(), end="")
     if args.json:

@@ -160,11 +160,14 @@ def _resolve(manifest: Path, audio: str) -> Path:
 class _Runner:
     """Calls model methods in chunks of ``batch_size`` while advancing one progress bar."""
 
-    def __init__(self, model: Any, manifest: Path, batch_size: int, bar: tqdm) -> None:
+    def __init__(
+        self, model: Any, manifest: Path, batch_size: int, bar: tqdm, by_sentence_kind: bool
+    ) -> None:
         self.model = model
         self.manifest = manifest
         self.batch_size = batch_size
         self.bar = bar
+        self.by_sentence_kind = by_sentence_kind
 
     def paths(self, examples: Sequence[Example]) -> list[str]:
         return [str(_resolve(self.manifest, ex.audio[0])) for ex in examples]
@@ -191,12 +194,30 @@ def _error_name(language: str | None) -> str:
     return f"{'cer' if language in CHARACTER_LANGUAGES else 'wer'}/{language or 'auto'}"
 
 
+def sentence_kind(example: Example) -> str | None:
+    """The kind of sentence a synthetic speech example says (``parallel``, ``carrier``, ``list``), from
+    the prefix of its ``meta.sentence_key``; None when the manifest does not record it."""
+    key = example.meta.get("sentence_key")
+    return key.split("|", 1)[0] if isinstance(key, str) and "|" in key else None
+
+
+def _error_metrics(r: _Runner, lang: str | None, group: list[Example], hyps: Sequence[Any]) -> list[Metric]:
+    """WER (CER) of one language's transcripts and, when asked for, of each kind of sentence."""
+    name = _error_name(lang)
+    metrics = [Metric(name, error_rate([ex.text for ex in group], [h.text for h in hyps], lang), len(group))]
+    if r.by_sentence_kind:
+        pairs = [(sentence_kind(ex), ex, h) for ex, h in zip(group, hyps)]
+        for kind in sorted({k for k, _, _ in pairs if k is not None}):
+            refs, outs = zip(*((ex.text, h.text) for k, ex, h in pairs if k == kind))
+            metrics.append(Metric(f"{name}/{kind}", error_rate(list(refs), list(outs), lang), len(refs)))
+    return metrics
+
+
 def _score_asr(r: _Runner, examples: list[Example]) -> list[Metric]:
     metrics = []
     for lang, group in _groups(examples, lambda ex: ex.language).items():
         hyps = r.run(r.model.transcribe, r.paths(group), language=lang)
-        refs = [ex.text for ex in group]
-        metrics.append(Metric(_error_name(lang), error_rate(refs, [h.text for h in hyps], lang), len(group)))
+        metrics += _error_metrics(r, lang, group, hyps)
     return metrics
 
 
@@ -204,8 +225,7 @@ def _score_srwt(r: _Runner, examples: list[Example]) -> list[Metric]:
     metrics = []
     for lang, group in _groups(examples, lambda ex: ex.language).items():
         hyps = r.run(r.model.transcribe, r.paths(group), language=lang, word_timestamps=True)
-        refs = [ex.text for ex in group]
-        metrics.append(Metric(_error_name(lang), error_rate(refs, [h.text for h in hyps], lang), len(group)))
+        metrics += _error_metrics(r, lang, group, hyps)
         shift_ms, matched = pooled_word_shift_ms(  # None when no word matched: the shift is undefined
             (
                 [TimedWord(w.word, w.start, w.end) for w in ex.words],
@@ -324,6 +344,7 @@ def evaluate_manifest(
     limit_per_task: int | None = None,
     batch_size: int = 8,
     progress: bool = True,
+    by_sentence_kind: bool = False,
 ) -> EvalReport:
     """Run ``model`` (an :class:`~auricle.api.AudioModel`) on every example of ``manifest`` and score it.
 
@@ -334,6 +355,9 @@ def evaluate_manifest(
         limit_per_task: score only the first N examples of each task (manifest order).
         batch_size: how many audios go to the model per call.
         progress: show a progress bar on stderr.
+        by_sentence_kind: also score the transcripts (``asr``, ``srwt``) of each kind of synthetic
+            sentence on its own: ``wer/en/parallel``, ``wer/en/carrier``, ``wer/en/list`` …
+            (see :func:`sentence_kind`).
 
     Returns:
         An :class:`EvalReport` with one :class:`TaskResult` per task in the manifest (``chat`` is
@@ -347,7 +371,7 @@ def evaluate_manifest(
     scored = sum(len(v) for k, v in by_task.items() if k in _SCORERS)
     results: dict[str, TaskResult] = {}
     with tqdm(total=scored, desc="evaluating", unit="ex", disable=not progress, file=sys.stderr) as bar:
-        runner = _Runner(model, path, batch_size, bar)
+        runner = _Runner(model, path, batch_size, bar, by_sentence_kind)
         done = 0
         for task in TASKS:
             if task not in by_task:
