@@ -153,6 +153,15 @@ def test_held_out_voices_and_sentences(corpora):
 def test_readme_describes_the_corpus(corpora):
     text = (corpora[0] / "README.md").read_text()
     assert "seed: 12" in text and "| asr |" in text and "## Clips per kind" in text
+    speech = [ex for ex in _examples(corpora[0]) if ex.task == "asr" and ex.meta["kind"] == "speech"]
+    counts = {
+        k: sum(ex.meta["sentence_key"].startswith(k + "|") for ex in speech) for k in ("parallel", "carrier")
+    }
+    assert "## Speech clips per kind of sentence" in text and "Sentence mix: parallel=0.45" in text
+    assert sum(counts.values()) > 0
+    for kind, n in counts.items():
+        if n:
+            assert f"| {kind} | {n} |" in text
 
 
 def test_cli_generates_and_reports_errors(tmp_path, capsys):

@@ -119,6 +119,7 @@ class CorpusSummary:
     kinds: dict[str, int] = field(default_factory=dict)
     languages: dict[str, float] = field(default_factory=dict)  # seconds of speech/song per language
     voices: dict[str, int] = field(default_factory=dict)  # clips per backend
+    sentences: dict[str, int] = field(default_factory=dict)  # speech clips per kind of sentence
 
 
 def enabled_kinds(config: SynthConfig) -> dict[str, float]:
@@ -325,9 +326,12 @@ def _write_clip(out: Path, clip: ClipResult, summary: CorpusSummary) -> None:
     if "language" in clip.facts:
         lang = clip.facts["language"]
         summary.languages[lang] = summary.languages.get(lang, 0.0) + clip.duration
-    backend = clip.examples[0].meta.get("backend") if clip.examples else None
-    if backend:
-        summary.voices[backend] = summary.voices.get(backend, 0) + 1
+    meta = clip.examples[0].meta if clip.examples else {}
+    if meta.get("backend"):
+        summary.voices[meta["backend"]] = summary.voices.get(meta["backend"], 0) + 1
+    if kind == "speech" and "|" in meta.get("sentence_key", ""):
+        sentence = meta["sentence_key"].split("|", 1)[0]  # parallel, carrier or list
+        summary.sentences[sentence] = summary.sentences.get(sentence, 0) + 1
 
 
 def _add_chat(

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auricle.data.synth.grammar import LANGUAGE_NAMES
+from auricle.data.synth.grammar import DEFAULT_SENTENCE_MIX, LANGUAGE_NAMES
 
 if TYPE_CHECKING:
     from auricle.data.synth.generate import CorpusSummary, SynthConfig
@@ -74,4 +74,9 @@ def write_readme(out: Path, config: SynthConfig, summary: CorpusSummary) -> None
     if summary.voices:
         lines += ["", "## Speech clips per synthesiser", ""]
         lines += _table(["backend", "clips"], [[k, str(v)] for k, v in sorted(summary.voices.items())])
+    if summary.sentences:
+        mix = config.sentence_mix or DEFAULT_SENTENCE_MIX
+        lines += ["", "## Speech clips per kind of sentence", ""]
+        lines += [f"Sentence mix: {', '.join(f'{k}={v:g}' for k, v in mix.items())} (docs/data.md).", ""]
+        lines += _table(["sentence", "clips"], [[k, str(v)] for k, v in sorted(summary.sentences.items())])
     (out / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
