@@ -18,6 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from auricle.data.manifest import TASKS, Example, read_manifest
+from auricle.data.synth.grammar import sentence_kind_of_key
 from auricle.errors import AudioError, ConfigError
 from auricle.eval.metrics import (
     TimedWord,
@@ -194,19 +195,12 @@ def _error_name(language: str | None) -> str:
     return f"{'cer' if language in CHARACTER_LANGUAGES else 'wer'}/{language or 'auto'}"
 
 
-def sentence_kind(example: Example) -> str | None:
-    """The kind of sentence a synthetic speech example says (``parallel``, ``carrier``, ``list``), from
-    the prefix of its ``meta.sentence_key``; None when the manifest does not record it."""
-    key = example.meta.get("sentence_key")
-    return key.split("|", 1)[0] if isinstance(key, str) and "|" in key else None
-
-
 def _error_metrics(r: _Runner, lang: str | None, group: list[Example], hyps: Sequence[Any]) -> list[Metric]:
     """WER (CER) of one language's transcripts and, when asked for, of each kind of sentence."""
     name = _error_name(lang)
     metrics = [Metric(name, error_rate([ex.text for ex in group], [h.text for h in hyps], lang), len(group))]
     if r.by_sentence_kind:
-        pairs = [(sentence_kind(ex), ex, h) for ex, h in zip(group, hyps)]
+        pairs = [(sentence_kind_of_key(ex.meta.get("sentence_key")), ex, h) for ex, h in zip(group, hyps)]
         for kind in sorted({k for k, _, _ in pairs if k is not None}):
             refs, outs = zip(*((ex.text, h.text) for k, ex, h in pairs if k == kind))
             metrics.append(Metric(f"{name}/{kind}", error_rate(list(refs), list(outs), lang), len(refs)))
@@ -357,7 +351,7 @@ def evaluate_manifest(
         progress: show a progress bar on stderr.
         by_sentence_kind: also score the transcripts (``asr``, ``srwt``) of each kind of synthetic
             sentence on its own: ``wer/en/parallel``, ``wer/en/carrier``, ``wer/en/list`` …
-            (see :func:`sentence_kind`).
+            (the prefix of each example's ``meta.sentence_key``).
 
     Returns:
         An :class:`EvalReport` with one :class:`TaskResult` per task in the manifest (``chat`` is

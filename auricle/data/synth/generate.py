@@ -24,7 +24,7 @@ from auricle.data.synth import backends, dsp
 from auricle.data.synth.augment import augment
 from auricle.data.synth.clips import ALLOWED_AUGMENT, MAKERS, Settings
 from auricle.data.synth.forking import run_forked
-from auricle.data.synth.grammar import LANGUAGES, SENTENCE_KINDS
+from auricle.data.synth.grammar import LANGUAGES, SENTENCE_KINDS, sentence_kind_of_key
 from auricle.data.synth.readme import write_readme
 from auricle.data.synth.tasks import KIND_TASKS, chat_example, clip_examples
 from auricle.data.synth.vocab import vocabulary
@@ -329,8 +329,8 @@ def _write_clip(out: Path, clip: ClipResult, summary: CorpusSummary) -> None:
     meta = clip.examples[0].meta if clip.examples else {}
     if meta.get("backend"):
         summary.voices[meta["backend"]] = summary.voices.get(meta["backend"], 0) + 1
-    if kind == "speech" and "|" in meta.get("sentence_key", ""):
-        sentence = meta["sentence_key"].split("|", 1)[0]  # parallel, carrier or list
+    sentence = sentence_kind_of_key(meta.get("sentence_key"))
+    if kind == "speech" and sentence:
         summary.sentences[sentence] = summary.sentences.get(sentence, 0) + 1
 
 

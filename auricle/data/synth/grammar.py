@@ -357,6 +357,12 @@ SENTENCE_KINDS = ("parallel", "carrier", "list")
 DEFAULT_SENTENCE_MIX = {"parallel": 0.45, "carrier": 0.45, "list": 0.10}
 
 
+def sentence_kind_of_key(key: object) -> str | None:
+    """The kind of sentence (``parallel``, ``carrier``, ``list``) a sentence key names: its prefix;
+    None when ``key`` is not a sentence key (missing, or not ``kind|…``)."""
+    return key.split("|", 1)[0] if isinstance(key, str) and "|" in key else None
+
+
 def sentence_weights(language: str, mix: dict[str, float] | None = None) -> dict[str, float]:
     """The weight of each sentence kind for ``language`` under ``mix`` (default: the built-in mix)."""
     w = dict(DEFAULT_SENTENCE_MIX if mix is None else mix)
