@@ -7,11 +7,13 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import torch
 
 from auricle.api import load
 from auricle.checkpoint import load_checkpoint
 from auricle.demo import build_random_checkpoint
+from auricle.errors import CheckpointError
 from auricle.train.package import main
 
 
@@ -40,3 +42,30 @@ def test_package_writes_a_float16_model_that_loads_as_float32(tmp_path: Path) ->
         assert torch.equal(tensor, want[name].half().float()), name
     model = load(str(dst), device="cpu", max_new_tokens=2)  # and the public API takes it
     assert model.caption(torch.zeros(16000).numpy()).text is not None
+
+
+def test_package_names_recipes_by_their_stage(tmp_path: Path) -> None:
+    src = build_random_checkpoint(tmp_path / "src")
+    recipes = []
+    for stage in ("1", "1b", "2"):
+        recipes.append(tmp_path / f"r{stage}.yaml")
+        recipes[-1].write_text(f"name: auricle-small-stage{stage}\n")
+    dst = tmp_path / "pkg"
+    assert main([str(src), str(dst), *(arg for r in recipes for arg in ("--recipe", str(r)))]) == 0
+    assert (dst / "recipe-stage1b.yaml").read_text() == "name: auricle-small-stage1b\n"
+    assert {p.name for p in dst.glob("recipe-*")} == {
+        "recipe-stage1.yaml",
+        "recipe-stage1b.yaml",
+        "recipe-stage2.yaml",
+    }
+    assert "recipe-stage1.yaml, recipe-stage1b.yaml, recipe-stage2.yaml" in (dst / "README.md").read_text()
+
+
+def test_package_refuses_two_recipes_with_one_name(tmp_path: Path) -> None:
+    src = build_random_checkpoint(tmp_path / "src")
+    recipe = tmp_path / "stage1.yaml"
+    recipe.write_text("name: auricle-small-stage1\n")
+    dst = tmp_path / "pkg"
+    with pytest.raises(CheckpointError, match="one name"):
+        main([str(src), str(dst), "--recipe", str(recipe), "--recipe", str(recipe)])
+    assert not dst.exists()  # checked before anything is written

@@ -10,9 +10,12 @@ train-small`` ends with this step; the result is ``auricle/weights/auricle-small
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
+
+import yaml
 
 from auricle.checkpoint import load_checkpoint, save_checkpoint
 from auricle.errors import CheckpointError
@@ -71,6 +74,18 @@ python -m auricle.train.package runs/auricle-small/stage2/model auricle/weights/
     --recipe runs/auricle-small/stage1/model/recipe.yaml --recipe runs/auricle-small/stage2/model/recipe.yaml"""
 
 
+def recipe_file_name(recipe: str | Path, index: int) -> str:
+    """``recipe-stage<label>.yaml`` for the ``index``-th recipe (from 1) of a package.
+
+    The label is the stage its ``name`` ends with (``auricle-small-stage1b`` -> ``1b``), so that a
+    package's files say which recipe is which; a recipe named otherwise is labelled by its position.
+    """
+    data = yaml.safe_load(Path(recipe).read_text(encoding="utf-8"))
+    name = data.get("name") if isinstance(data, dict) else None
+    match = re.search(r"-stage(\w+)$", str(name or ""))
+    return f"recipe-stage{match.group(1) if match else index}.yaml"
+
+
 def package_model(
     src: str | Path,
     dst: str | Path,
@@ -83,15 +98,15 @@ def package_model(
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
         raise CheckpointError("package: the destination must differ from the source folder")
+    names = [recipe_file_name(recipe, i) for i, recipe in enumerate(recipes, start=1)]
+    if len(set(names)) < len(names):
+        raise CheckpointError(f"package: two recipes would be written under one name: {names}")
     loaded = load_checkpoint(src, dtype="float32", device="cpu")
     if dst.exists():
         shutil.rmtree(dst)
     save_checkpoint(loaded.model, dst, dtype="float16", tokenizer_folder=src, progress=False)
-    names = []
-    for i, recipe in enumerate(recipes, start=1):
-        target = dst / f"recipe-stage{i}.yaml"
-        shutil.copyfile(recipe, target)
-        names.append(target.name)
+    for recipe, file_name in zip(recipes, names, strict=True):
+        shutil.copyfile(recipe, dst / file_name)
     (dst / "LICENSE-whisper.txt").write_text(WHISPER_LICENSE, encoding="utf-8")
     cfg = loaded.model.cfg
     (dst / "README.md").write_text(
