@@ -43,6 +43,7 @@ from auricle.tasks.results import (
     NoteAnalysis,
     Transcription,
 )
+from auricle.tasks.transcribe import TIMESTAMP_WINDOW
 from auricle.tasks.transcribe import transcribe as _transcribe
 from auricle.tasks.translate import translate as _translate
 from auricle.tokenizer import load_tokenizer
@@ -236,6 +237,7 @@ class AudioModel:
         beam_size: int | None = None,
         temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
         compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
+        timestamp_window: int = TIMESTAMP_WINDOW,
     ) -> Transcription | list[Transcription]:
         """Speech to text in the spoken language, any length.
 
@@ -246,6 +248,9 @@ class AudioModel:
         :func:`load`); a window whose text compresses more than ``compression_ratio_threshold``
         (a loop) is decoded again by seeded sampling at each further ``temperature`` in turn, as
         Whisper does (``temperature=0`` or ``compression_ratio_threshold=None``: no fallback).
+        With ``word_timestamps`` and greedy decoding, each chosen timestamp becomes the expected time
+        of the model's timestamp distribution within ± ``timestamp_window`` centiseconds of it
+        (0: the most likely timestamp; docs/generation.md).
         """
         return self._run(
             audio,
@@ -257,6 +262,7 @@ class AudioModel:
             itn=itn,
             temperature=temperature,
             compression_ratio_threshold=compression_ratio_threshold,
+            timestamp_window=timestamp_window,
         )
 
     def translate(

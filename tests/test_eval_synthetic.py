@@ -36,6 +36,7 @@ class ScriptedModel:
         self.examples = list(read_manifest(manifest))
         self.wrong = wrong or {}
         self.batch_sizes: list[int] = []
+        self.transcribe_options: list[tuple[bool, dict]] = []
 
     def _find(self, path: str, task: str, **fields) -> Example:
         rel = str(Path(path).relative_to(self.folder))
@@ -51,7 +52,8 @@ class ScriptedModel:
         self.batch_sizes.append(len(items))
         return items
 
-    def transcribe(self, audios, *, language=None, word_timestamps=False, batch_size=None):
+    def transcribe(self, audios, *, language=None, word_timestamps=False, batch_size=None, **options):
+        self.transcribe_options.append((word_timestamps, options))
         out = []
         for a in self._log(audios):
             ex = self._find(a, "srwt" if word_timestamps else "asr", language=language)
@@ -259,6 +261,20 @@ def test_error_rates_per_sentence_kind_when_asked(tmp_path):
     assert "asr:cer/zh/list" not in v and "srwt:wer/en/list" not in v  # no sentence_key: no kind
 
 
+def test_timestamp_window_is_passed_to_word_timestamp_calls_only(tmp_path):
+    path = _manifest(tmp_path)
+    model = ScriptedModel(path)
+    evaluate_manifest(model, path, progress=False)
+    assert all(options == {} for _, options in model.transcribe_options)  # the model's default
+    model = ScriptedModel(path)
+    evaluate_manifest(model, path, progress=False, timestamp_window=0)
+    calls = model.transcribe_options
+    assert any(srwt for srwt, _ in calls) and any(not srwt for srwt, _ in calls)
+    assert all(options == ({"timestamp_window": 0} if srwt else {}) for srwt, options in calls)
+    with pytest.raises(ConfigError, match="timestamp_window"):
+        evaluate_manifest(ScriptedModel(path), path, progress=False, timestamp_window=-5)
+
+
 def test_limit_per_task_and_markdown(tmp_path):
     path = _manifest(tmp_path)
     report = evaluate_manifest(ScriptedModel(path), path, limit_per_task=1, progress=False)
@@ -329,6 +345,8 @@ def test_random_checkpoint_end_to_end_through_the_cli(tmp_path, capsys):
         "cpu",
         "--no-progress",
         "--by-sentence-kind",
+        "--timestamp-window",
+        "5",
     ]
     args = parser.parse_args(argv)
     assert args.func(args) == 0

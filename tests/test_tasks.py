@@ -24,6 +24,7 @@ from auricle.tasks.results import (
     NoteAnalysis,
     Transcription,
 )
+from auricle.tasks.transcribe import TIMESTAMP_WINDOW
 
 
 def model_with(reply, **kw) -> tuple[AudioModel, ScriptedEngine]:
@@ -83,6 +84,18 @@ def test_word_timestamps():
     ]
     assert [s.text for s in out.segments] == ["mister quilter", "is"]  # split at the silence
     assert prompt_text_of(engine.tokenizer, engine.requests[0]).endswith("<|timestamps|><|0.00|>")
+
+
+def test_timestamp_window_reaches_the_decoder_only_with_word_timestamps():
+    model, engine = model_with("mister<|0.40|>")
+    model.transcribe(noise(1.0), language="en", word_timestamps=True)
+    assert engine.configs[-1].timestamp_window == TIMESTAMP_WINDOW > 0  # the default refinement
+    model.transcribe(noise(1.0), language="en", word_timestamps=True, timestamp_window=0)
+    assert engine.configs[-1].timestamp_window == 0
+    model.transcribe(noise(1.0), language="en", timestamp_window=25)
+    assert engine.configs[-1].timestamp_window == 0  # plain text has no timestamps to refine
+    with pytest.raises(ConfigError, match="timestamp_window"):
+        model.transcribe(noise(1.0), language="en", word_timestamps=True, timestamp_window=-1)
 
 
 def test_word_timestamps_in_chinese_join_without_spaces():

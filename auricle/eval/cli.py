@@ -29,6 +29,13 @@ def register(subparsers) -> None:
         "--beam-size", type=int, default=1, metavar="K", help="beam search with K beams (1: greedy)"
     )
     p.add_argument(
+        "--timestamp-window",
+        type=int,
+        default=None,
+        metavar="CS",
+        help="word-timestamp refinement window in centiseconds for SRWT (0: off; default: transcribe's)",
+    )
+    p.add_argument(
         "--by-sentence-kind",
         action="store_true",
         help="also give WER/CER per kind of synthetic sentence (parallel, carrier, list)",
@@ -58,6 +65,7 @@ def _synthetic(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         progress=not args.no_progress,
         by_sentence_kind=args.by_sentence_kind,
+        timestamp_window=args.timestamp_window,
     )
     print(report.to_markdown(), end="")
     if args.json:

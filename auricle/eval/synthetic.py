@@ -162,13 +162,21 @@ class _Runner:
     """Calls model methods in chunks of ``batch_size`` while advancing one progress bar."""
 
     def __init__(
-        self, model: Any, manifest: Path, batch_size: int, bar: tqdm, by_sentence_kind: bool
+        self,
+        model: Any,
+        manifest: Path,
+        batch_size: int,
+        bar: tqdm,
+        by_sentence_kind: bool,
+        timestamp_window: int | None = None,
     ) -> None:
         self.model = model
         self.manifest = manifest
         self.batch_size = batch_size
         self.bar = bar
         self.by_sentence_kind = by_sentence_kind
+        # only passed on when set, so that models without the option still work
+        self.srwt_options = {} if timestamp_window is None else {"timestamp_window": timestamp_window}
 
     def paths(self, examples: Sequence[Example]) -> list[str]:
         return [str(_resolve(self.manifest, ex.audio[0])) for ex in examples]
@@ -218,7 +226,9 @@ def _score_asr(r: _Runner, examples: list[Example]) -> list[Metric]:
 def _score_srwt(r: _Runner, examples: list[Example]) -> list[Metric]:
     metrics = []
     for lang, group in _groups(examples, lambda ex: ex.language).items():
-        hyps = r.run(r.model.transcribe, r.paths(group), language=lang, word_timestamps=True)
+        hyps = r.run(
+            r.model.transcribe, r.paths(group), language=lang, word_timestamps=True, **r.srwt_options
+        )
         metrics += _error_metrics(r, lang, group, hyps)
         shift_ms, matched = pooled_word_shift_ms(  # None when no word matched: the shift is undefined
             (
@@ -339,6 +349,7 @@ def evaluate_manifest(
     batch_size: int = 8,
     progress: bool = True,
     by_sentence_kind: bool = False,
+    timestamp_window: int | None = None,
 ) -> EvalReport:
     """Run ``model`` (an :class:`~auricle.api.AudioModel`) on every example of ``manifest`` and score it.
 
@@ -352,6 +363,8 @@ def evaluate_manifest(
         by_sentence_kind: also score the transcripts (``asr``, ``srwt``) of each kind of synthetic
             sentence on its own: ``wer/en/parallel``, ``wer/en/carrier``, ``wer/en/list`` …
             (the prefix of each example's ``meta.sentence_key``).
+        timestamp_window: the word-timestamp refinement window (centiseconds) for ``srwt``
+            (``AudioModel.transcribe``'s ``timestamp_window``); ``None``: the model's default.
 
     Returns:
         An :class:`EvalReport` with one :class:`TaskResult` per task in the manifest (``chat`` is
@@ -359,13 +372,15 @@ def evaluate_manifest(
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    if timestamp_window is not None and timestamp_window < 0:
+        raise ConfigError(f"timestamp_window must be >= 0 (0 = off), got {timestamp_window}")
     path = Path(manifest)
     examples = load_examples(path, limit_per_task=limit_per_task)
     by_task = _groups(examples, lambda ex: ex.task)
     scored = sum(len(v) for k, v in by_task.items() if k in _SCORERS)
     results: dict[str, TaskResult] = {}
     with tqdm(total=scored, desc="evaluating", unit="ex", disable=not progress, file=sys.stderr) as bar:
-        runner = _Runner(model, path, batch_size, bar, by_sentence_kind)
+        runner = _Runner(model, path, batch_size, bar, by_sentence_kind, timestamp_window)
         done = 0
         for task in TASKS:
             if task not in by_task:

@@ -26,9 +26,11 @@ from auricle.tasks.srwt import Piece, parse_srwt, pieces_from_ids, plain_text
 #: New tokens per 30 s window: text only, and with a timestamp after every word.
 MAX_TEXT_TOKENS = 256
 MAX_TIMESTAMP_TOKENS = 512
-#: Greedy word times: each chosen timestamp becomes the expected time within ±0.30 s of it
-#: (GenerationConfig.timestamp_window). auricle-small (fourth version), English word shift: 135 -> 109 ms.
-TIMESTAMP_WINDOW = 30
+#: Greedy word times: each chosen timestamp becomes the expected time within ±0.10 s of it
+#: (GenerationConfig.timestamp_window). auricle-small (seventh version), speech split, English: word
+#: shift 55 -> 57 ms and SRWT WER 24.8 -> 23.6%; German shift 47 -> 30 ms, Mandarin 52 -> 39 ms. The
+#: ±0.30 s window that suited the fourth version made its English SRWT WER 33.9% (docs/generation.md).
+TIMESTAMP_WINDOW = 10
 PROMPT_TIME = Piece("time", "<|0.00|>", 0.0)
 
 
@@ -43,6 +45,7 @@ def transcribe(
     max_new_tokens: int | None = None,
     temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
     compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
+    timestamp_window: int = TIMESTAMP_WINDOW,
 ) -> list[Transcription]:
     """Transcribe every audio; see :meth:`auricle.api.AudioModel.transcribe`."""
     check_language(language, "language")
@@ -62,6 +65,7 @@ def transcribe(
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         compression_ratio_threshold=compression_ratio_threshold,
+        timestamp_window=timestamp_window,
     )
 
 
@@ -78,6 +82,7 @@ def speech_to_text(
     max_new_tokens: int | None = None,
     temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
     compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
+    timestamp_window: int = TIMESTAMP_WINDOW,
 ) -> list[Transcription]:
     """Windowed ASR (``task="asr"``) or speech translation (``task="s2tt"``) of every audio."""
     fmt = resolve_format(task_format, engine.style)
@@ -103,7 +108,7 @@ def speech_to_text(
         max_new_tokens=max_new_tokens or (MAX_TIMESTAMP_TOKENS if word_timestamps else MAX_TEXT_TOKENS),
         stop_token_ids=stop_tokens(engine.tokenizer, task_format, engine.style),
         timestamp_rules=TimestampRules.for_tokenizer(engine.tokenizer, "words") if word_timestamps else None,
-        timestamp_window=TIMESTAMP_WINDOW if word_timestamps else 0,
+        timestamp_window=timestamp_window if word_timestamps else 0,
     )
     results = generate_with_fallback(
         engine,
