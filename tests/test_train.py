@@ -417,6 +417,46 @@ def test_cli_prints_the_resolved_recipe(capsys: pytest.CaptureFixture) -> None:
     assert "lr: 0.5" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tiny-test", "--print-recipe", "optim.lr=0.5", "train.max_steps=7"],
+        ["tiny-test", "optim.lr=0.5", "--print-recipe", "train.max_steps=7"],
+        ["tiny-test", "--resume", "optim.lr=0.5", "--print-recipe", "train.max_steps=7"],
+    ],
+)
+def test_cli_takes_overrides_after_flags(argv: list[str], capsys: pytest.CaptureFixture) -> None:
+    """``RECIPE --prepare a.b=1`` sets a.b like ``RECIPE a.b=1 --prepare`` (argparse alone refuses it),
+    through both entry points; ``--resume KEY=VALUE`` resumes and overrides."""
+    from auricle.cli import main as auricle_main
+    from auricle.train.__main__ import main
+
+    for entry, args in ((main, argv), (auricle_main, ["train", *argv])):
+        assert entry(args) == 0
+        out = capsys.readouterr().out
+        assert "lr: 0.5" in out and "max_steps: 7" in out
+    with pytest.raises(SystemExit):  # a stray flag is still an error
+        auricle_main(["train", "tiny-test", "--print-recipe", "--no-such-flag"])
+    assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
+
+
+def test_resume_takes_a_checkpoint_folder_named_like_an_override(tmp_path: Path, monkeypatch) -> None:
+    """``--resume PATH`` stays a path when the folder exists, even with ``=`` in its name."""
+    import argparse
+
+    from auricle.train.cli import _split_resume
+
+    folder = tmp_path / "lr=0.5"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)
+    args = argparse.Namespace(resume="lr=0.5", overrides=[])
+    _split_resume(args)
+    assert args.resume == "lr=0.5" and args.overrides == []
+    args = argparse.Namespace(resume="optim.lr=0.5", overrides=["a=1"])
+    _split_resume(args)
+    assert args.resume is True and args.overrides == ["optim.lr=0.5", "a=1"]
+
+
 def test_cached_encoder_states_train_like_the_full_encoder(corpus: Path, tmp_path: Path) -> None:
     """With the front end and the first block frozen, training from cached states follows the same
     loss curve as running the encoder every step (up to the fp16 storage of the cache), and the
@@ -623,6 +663,37 @@ def test_encoder_cache_deletes_shards_no_clip_uses(tmp_path: Path) -> None:
     fresh = build_encoder_cache(model, files[1:], tmp_path / "fresh", 1, progress=False)
     for f in files[1:]:  # computed in other batches than the fresh ones: equal to fp16 rounding
         torch.testing.assert_close(cache[f].states, fresh[f].states, rtol=1e-2, atol=1e-2)
+
+
+def test_encoder_cache_in_bf16_is_close_and_kept_apart_from_fp32(tmp_path: Path) -> None:
+    """``precision="bf16"`` computes the frozen blocks under bf16 autocast: states near the fp32 ones
+    but not equal, and a cache of one precision is never reused as the other."""
+    from auricle.train import encoder_cache as ec
+
+    model, files = _tiny_model_and_noise_clips(tmp_path, seed=3)
+    layers = 2
+    assert ec.fingerprint(model, layers) == ec.fingerprint(model, layers, "fp32")
+    assert ec.fingerprint(model, layers, "bf16") != ec.fingerprint(model, layers)
+
+    folder = tmp_path / "cache"
+    fp32 = ec.build_encoder_cache(model, files, folder, layers, progress=False)
+    fp32_states = {f: fp32[f].states.clone() for f in files}
+    computed: list[int] = []
+    hidden_states = model.encoder.hidden_states
+    model.encoder.hidden_states = lambda feats, frames, **kw: (
+        computed.append(len(feats)) or hidden_states(feats, frames, **kw)
+    )
+    bf16 = ec.build_encoder_cache(model, files, folder, layers, precision="bf16", progress=False)
+    assert sum(computed) == len(files) and bf16.fingerprint == ec.fingerprint(model, layers, "bf16")
+    for f in files:
+        a, b = fp32_states[f].float(), bf16[f].states.float()
+        rel = float((a - b).norm() / a.norm())
+        assert a.shape == b.shape and 1e-4 < rel < 0.05, rel
+    computed.clear()
+    ec.build_encoder_cache(model, files, folder, layers, progress=False)  # back to fp32: recomputed
+    assert sum(computed) == len(files)
+    with pytest.raises(ConfigError, match="precision"):
+        ec.build_encoder_cache(model, files, folder, layers, precision="fp16", progress=False)
 
 
 def test_compiled_blocks_train_like_eager_ones(corpus: Path, tmp_path: Path) -> None:

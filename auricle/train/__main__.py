@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auricle.train")
     sub = parser.add_subparsers(dest="command")
     register(sub)
-    args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
+    args, extras = parser.parse_known_args(["train", *(sys.argv[1:] if argv is None else argv)])
+    if extras and not args.take_extras(args, extras):
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     try:
         return args.func(args)
     except AuricleError as e:

@@ -46,11 +46,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the encoder cache of train.cached_encoder_layers) and exit; the run that follows then starts "
         "training at once (docs/training.md: a fresh process also trained faster here)",
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, take_extras=take_overrides)
+
+
+def take_overrides(args: argparse.Namespace, extras: list[str]) -> bool:
+    """Accept ``KEY=VALUE`` overrides written after a flag (``RECIPE --prepare a.b=1``), in order."""
+    if not all(_is_override(e) for e in extras):
+        return False
+    args.overrides = [*args.overrides, *extras]
+    return True
+
+
+def _is_override(text: str) -> bool:
+    key = text.split("=", 1)[0]
+    return "=" in text and not text.startswith("-") and bool(key) and " " not in key
+
+
+def _split_resume(args: argparse.Namespace) -> None:
+    """``--resume a.b=1`` means "resume, and override a.b": a ``KEY=VALUE`` that names no folder."""
+    if isinstance(args.resume, str) and _is_override(args.resume) and not os.path.exists(args.resume):
+        args.overrides = [args.resume, *args.overrides]
+        args.resume = True
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``auricle train``."""
+    _split_resume(args)
     recipe = load_recipe(args.recipe, args.overrides)
     if args.print_recipe:
         yaml.safe_dump(recipe.to_dict(), sys.stdout, sort_keys=False)

@@ -109,6 +109,9 @@ class TrainSection:
         0  # > 0: freeze the encoder front end and this many blocks, cache their output
     )
     encoder_cache: str = ""  # cache folder ("": OUT_DIR/encoder_cache); reused when its fingerprint matches
+    # precision of the frozen blocks while the cache is built: bf16 autocast is ≈ 3× faster on a CPU
+    # with AMX, its states ≈ 4% off the fp32 ones (docs/training.md); part of the cache's fingerprint
+    encoder_cache_precision: Literal["fp32", "bf16"] = "fp32"
     trainable: list[str] = field(default_factory=lambda: list(AUDIO_PARTS))  # regexes of trained parameters
     frozen: list[str] = field(default_factory=list)  # regexes frozen even if `trainable` matches
 

@@ -18,6 +18,7 @@ the corpus (``auricle data synth`` augments offline and records it in the manife
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -32,12 +33,14 @@ from tqdm import tqdm
 from auricle.audio.features import audio_token_count, log_mel
 from auricle.audio.io import load_audio
 from auricle.data.examples import CachedAudio, audio_num_samples
+from auricle.errors import ConfigError
 from auricle.model.audiolm import AudioLM
 
 INDEX = "index.json"
 SHARD = "shard-{:05d}.safetensors"  # shard files, numbered from 0
 SHARD_CLIPS = 512
 RACY_NS = 2_000_000_000  # files modified less than this before the index was written are re-read
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # autocast dtype of the frozen blocks
 _SHARD_PREFIX, _SHARD_SUFFIX = SHARD.split("{:05d}")
 
 
@@ -48,9 +51,14 @@ def frozen_parameter_patterns(layers: int) -> list[str]:
     return pats + ([rf"encoder\.blocks\.({blocks})\..*"] if layers else [])
 
 
-def fingerprint(model: AudioLM, layers: int) -> str:
-    """Hash of the frozen weights (front end and the first ``layers`` blocks) and of ``layers``."""
-    h = hashlib.sha256(f"layers={layers};rule={model.cfg.encoder.length_rule}".encode())
+def fingerprint(model: AudioLM, layers: int, precision: str = "fp32") -> str:
+    """Hash of the frozen weights (front end and the first ``layers`` blocks), of ``layers`` and of
+    the precision the states were computed in."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"encoder cache precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    # fp32 adds nothing to the hash, so that caches built before the option existed stay valid
+    tag = "" if precision == "fp32" else f";precision={precision}"
+    h = hashlib.sha256(f"layers={layers};rule={model.cfg.encoder.length_rule}{tag}".encode())
     enc = model.encoder
     modules = [enc.conv1, enc.conv2, *enc.blocks[:layers]]
     for m in modules:
@@ -96,16 +104,19 @@ def build_encoder_cache(
     layers: int,
     *,
     batch_size: int = 8,
+    precision: str = "fp32",
     progress: bool = True,
 ) -> EncoderCache:
     """Compute the states after ``layers`` frozen blocks for every path, reusing up-to-date ones.
 
-    An entry is reused when the cache was made with the same frozen weights (fingerprint) and the
-    file's bytes are unchanged (digest, recomputed only when the file's size or modification time
-    moved); the rest are computed into new shards.
+    An entry is reused when the cache was made with the same frozen weights and precision
+    (fingerprint) and the file's bytes are unchanged (digest, recomputed only when the file's size
+    or modification time moved); the rest are computed into new shards. ``precision="bf16"`` runs
+    the frozen blocks under bf16 autocast (faster where the hardware has bf16 units; the states
+    are stored in float16 either way).
     """
     folder = Path(folder)
-    fp = fingerprint(model, layers)
+    fp = fingerprint(model, layers, precision)
     paths = sorted({str(Path(p).resolve()) for p in audio_paths})
     cache = EncoderCache(folder) if (folder / INDEX).is_file() else None
     usable = cache is not None and cache.fingerprint == fp and cache.layers == layers
@@ -136,6 +147,7 @@ def build_encoder_cache(
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    dtype = PRECISIONS[precision]
     # similar lengths together: less padding in each encoder batch
     lengths = {p: audio_num_samples(p) for p in todo}
     order = sorted(todo, key=lambda p: lengths[p])
@@ -147,7 +159,8 @@ def build_encoder_cache(
         audios = [load_audio(p) for p in chunk]
         mel = log_mel(audios, cfg.n_mels, device=device)
         frames = audio_token_count(mel.num_samples, cfg.length_rule).mel_frames
-        states, conv_len = model.encoder.hidden_states(mel.features, frames.to(device), stop_layer=layers)
+        with torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext():
+            states, conv_len = model.encoder.hidden_states(mel.features, frames.to(device), stop_layer=layers)
         for p, a, s, c in zip(chunk, audios, states, conv_len.tolist()):
             name = f"a{len(shard_tensors)}"
             shard_tensors[name] = s[:c].to(torch.float16).contiguous().cpu()

@@ -158,6 +158,7 @@ class Trainer:
                 paths,
                 folder,
                 r.train.cached_encoder_layers,
+                precision=r.train.encoder_cache_precision,
                 progress=r.log.progress,
             )
         barrier(self.info)
