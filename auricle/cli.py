@@ -33,14 +33,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, except that a subcommand may claim what argparse leaves over.
+
+    argparse cannot take a subcommand's KEY=VALUE positionals after its flags; a subcommand that
+    wants them there says so with ``take_extras=`` (it returns False for arguments it does not own).
+    """
+    args, extras = parser.parse_known_args(argv)
+    if extras and not getattr(args, "take_extras", lambda a, e: False)(args, extras):
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors print one clear line and give a non-zero exit code."""
     parser = build_parser()
-    args, extras = parser.parse_known_args(argv)
-    # argparse cannot take a subcommand's KEY=VALUE positionals after its flags; a subcommand that
-    # wants them there says so with `take_extras=` (it returns False for arguments it does not own)
-    if extras and not getattr(args, "take_extras", lambda a, e: False)(args, extras):
-        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    args = parse_arguments(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

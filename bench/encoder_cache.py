@@ -18,7 +18,6 @@ reference's fp32 time over auricle's cache-building time at the default precisio
 from __future__ import annotations
 
 import argparse
-import contextlib
 
 import numpy as np
 import torch
@@ -28,11 +27,6 @@ from auricle.audio.features import audio_token_count, log_mel
 from auricle.checkpoint.keymap import _ENCODER_V2, convert
 from auricle.model import preset
 from auricle.model.encoder import AudioEncoder
-
-
-def autocast(bf16: bool) -> contextlib.AbstractContextManager:
-    """bf16 CPU autocast, or nothing."""
-    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def relative_error(got: torch.Tensor, ref: torch.Tensor) -> float:
@@ -93,11 +87,11 @@ def main() -> None:
         padded = torch.nn.functional.pad(ours_mel.features, (0, 3000 - ours_mel.features.shape[-1]))
 
         def run_reference(bf16: bool, padded=padded):
-            with torch.inference_mode(), autocast(bf16):
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 return reference(padded).last_hidden_state
 
         def run_ours(bf16: bool, mel=ours_mel.features, frames=frames):
-            with torch.inference_mode(), autocast(bf16):
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 return ours.hidden_states(mel, frames)
 
         fp32_states, conv_len = run_ours(False)

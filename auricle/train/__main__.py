@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from auricle.cli import parse_arguments
 from auricle.errors import AuricleError
 from auricle.train.cli import register
 
@@ -17,9 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m auricle.train")
     sub = parser.add_subparsers(dest="command")
     register(sub)
-    args, extras = parser.parse_known_args(["train", *(sys.argv[1:] if argv is None else argv)])
-    if extras and not args.take_extras(args, extras):
-        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    args = parse_arguments(parser, ["train", *(sys.argv[1:] if argv is None else argv)])
     try:
         return args.func(args)
     except AuricleError as e:

@@ -18,7 +18,6 @@ the corpus (``auricle data synth`` augments offline and records it in the manife
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -40,7 +39,7 @@ INDEX = "index.json"
 SHARD = "shard-{:05d}.safetensors"  # shard files, numbered from 0
 SHARD_CLIPS = 512
 RACY_NS = 2_000_000_000  # files modified less than this before the index was written are re-read
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # autocast dtype of the frozen blocks
+PRECISIONS = ("fp32", "bf16")  # of the frozen blocks: plain fp32, or under bf16 autocast
 _SHARD_PREFIX, _SHARD_SUFFIX = SHARD.split("{:05d}")
 
 
@@ -147,7 +146,6 @@ def build_encoder_cache(
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    dtype = PRECISIONS[precision]
     # similar lengths together: less padding in each encoder batch
     lengths = {p: audio_num_samples(p) for p in todo}
     order = sorted(todo, key=lambda p: lengths[p])
@@ -159,7 +157,7 @@ def build_encoder_cache(
         audios = [load_audio(p) for p in chunk]
         mel = log_mel(audios, cfg.n_mels, device=device)
         frames = audio_token_count(mel.num_samples, cfg.length_rule).mel_frames
-        with torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext():
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             states, conv_len = model.encoder.hidden_states(mel.features, frames.to(device), stop_layer=layers)
         for p, a, s, c in zip(chunk, audios, states, conv_len.tolist()):
             name = f"a{len(shard_tensors)}"
