@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,44 @@ def available_models() -> list[str]:
     return sorted(name for name, folder in SHIPPED_MODELS.items() if _installed(folder))
 
 
+def _model_folder(name_or_path: str | os.PathLike | None) -> Path:
+    """The folder :func:`load` reads: a checkpoint folder, or a shipped model's (``None``: the default)."""
+    if name_or_path is None:
+        if DEFAULT_MODEL is None:
+            raise CheckpointError(
+                "no model given and no shipped model is installed yet; pass a checkpoint folder, "
+                "e.g. auricle.load('path/to/Qwen-Audio')"
+            )
+        # The installed copy, never a folder of the same name in the working directory.
+        return _shipped_folder(DEFAULT_MODEL)
+    folder = Path(name_or_path)
+    if folder.is_dir():
+        if str(name_or_path) in SHIPPED_MODELS:
+            warnings.warn(
+                f"loading the folder {folder.resolve()}, not the shipped model {str(name_or_path)!r} of "
+                "the same name; auricle.load() with no argument loads the shipped default",
+                stacklevel=3,
+            )
+        return folder
+    if str(name_or_path) not in SHIPPED_MODELS:
+        raise CheckpointError(
+            f"model {str(name_or_path)!r} not found: it is not a folder and not a shipped model "
+            f"(available models: {available_models()}); pass the path of a checkpoint folder"
+        )
+    return _shipped_folder(str(name_or_path))
+
+
+def _shipped_folder(name: str) -> Path:
+    """A shipped model's folder, or a clear error when its files are missing."""
+    folder = SHIPPED_MODELS[name]
+    if not _installed(folder):
+        raise CheckpointError(
+            f"the shipped model {name!r} is missing from this installation "
+            f"(expected in {folder}); reinstall auricle, or pass a checkpoint folder"
+        )
+    return folder
+
+
 def _installed(folder: Path) -> bool:
     """Whether a shipped model's files are present (a bare folder left by a broken install is not)."""
     return (folder / "config.json").is_file()
@@ -96,27 +135,7 @@ def load(
     """
     from auricle.checkpoint import load_checkpoint
 
-    if name_or_path is None:
-        if DEFAULT_MODEL is None:
-            raise CheckpointError(
-                "no model given and no shipped model is installed yet; pass a checkpoint folder, "
-                "e.g. auricle.load('path/to/Qwen-Audio')"
-            )
-        name_or_path = DEFAULT_MODEL
-    folder = Path(name_or_path)
-    if not folder.is_dir():
-        shipped = SHIPPED_MODELS.get(str(name_or_path))
-        if shipped is not None and not _installed(shipped):
-            raise CheckpointError(
-                f"the shipped model {str(name_or_path)!r} is missing from this installation "
-                f"(expected in {shipped}); reinstall auricle, or pass a checkpoint folder"
-            )
-        if shipped is None:
-            raise CheckpointError(
-                f"model {str(name_or_path)!r} not found: it is not a folder and not a shipped model "
-                f"(available models: {available_models()}); pass the path of a checkpoint folder"
-            )
-        folder = shipped
+    folder = _model_folder(name_or_path)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     loaded = load_checkpoint(folder, dtype=dtype, device=device)
     tokenizer = load_tokenizer(folder)

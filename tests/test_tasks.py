@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 from test_tasks_fakes import ScriptedEngine, noise, prompt_text_of
 
-from auricle.api import AudioModel, load
+from auricle.api import AudioModel, _model_folder, load
 from auricle.errors import AudioError, CheckpointError, ConfigError, PromptError
 from auricle.prompt.encode import encode_prompt
 from auricle.prompt.tags import task_prompt
@@ -300,6 +301,21 @@ def test_load_a_shipped_model_whose_files_are_missing_is_a_clear_error(monkeypat
     monkeypatch.setattr("auricle.api.SHIPPED_MODELS", {"gone": tmp_path / "gone"})
     with pytest.raises(CheckpointError, match="missing from this installation"):
         load("gone")
+
+
+def test_a_local_folder_named_like_a_shipped_model_never_replaces_the_default(monkeypatch, tmp_path):
+    installed = tmp_path / "package" / "small"
+    installed.mkdir(parents=True)
+    (installed / "config.json").write_text("{}")
+    monkeypatch.setattr("auricle.api.SHIPPED_MODELS", {"small": installed})
+    monkeypatch.setattr("auricle.api.DEFAULT_MODEL", "small")
+    (tmp_path / "work" / "small").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work")
+    assert _model_folder(None) == installed
+    with pytest.warns(UserWarning, match="not the shipped model 'small'"):
+        assert _model_folder("small") == Path("small")
+    monkeypatch.chdir(tmp_path)
+    assert _model_folder("small") == installed
 
 
 def test_transcribe_falls_back_to_sampling_when_the_text_loops():
