@@ -21,7 +21,7 @@ import argparse
 
 import numpy as np
 import torch
-from machine import best_time, cpu_model
+from machine import best_time, setup_torch
 
 from auricle.audio.features import audio_token_count, log_mel
 from auricle.checkpoint.keymap import _ENCODER_V2, convert
@@ -70,12 +70,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
 
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"machine: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    setup_torch(args.threads)
     print(f"Whisper-base encoder (6 blocks, random weights), batch={args.batch}, repeats={args.repeats}")
     reference, ours = whisper_base_pair()
     rng = np.random.default_rng(0)

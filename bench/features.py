@@ -18,8 +18,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import torch
-from machine import cpu_model
+from machine import setup_torch
 
 from auricle.audio.features import log_mel
 
@@ -46,12 +45,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from transformers import WhisperFeatureExtractor  # the oracle; not a runtime dependency of auricle
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"machine: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    setup_torch(args.threads)
     print(f"n_mels={args.n_mels}, batch={args.batch}, repeats={args.repeats} (minimum reported)")
 
     reference = WhisperFeatureExtractor(feature_size=args.n_mels)

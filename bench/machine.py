@@ -19,6 +19,17 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def setup_torch(threads: int | None) -> None:
+    """Use ``threads`` torch threads (None: torch's choice), quiet transformers, print the machine line."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    if threads:
+        torch.set_num_threads(threads)
+    print(f"machine: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+
+
 def best_time(
     step: Callable[[], None], *, warmup: int, repeats: int, steps: int, sync: Callable[[], None]
 ) -> float:
