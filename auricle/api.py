@@ -74,21 +74,21 @@ def _model_folder(name_or_path: str | os.PathLike | None) -> Path:
             )
         # The installed copy, never a folder of the same name in the working directory.
         return _shipped_folder(DEFAULT_MODEL)
-    folder = Path(name_or_path)
+    folder, name = Path(name_or_path), str(name_or_path)
     if folder.is_dir():
-        if str(name_or_path) in SHIPPED_MODELS:
+        if name in SHIPPED_MODELS:
             warnings.warn(
-                f"loading the folder {folder.resolve()}, not the shipped model {str(name_or_path)!r} of "
-                "the same name; auricle.load() with no argument loads the shipped default",
+                f"loading the folder {folder.resolve()}, not the shipped model {name!r} of the same "
+                "name; auricle.load() with no argument loads the shipped default",
                 stacklevel=3,
             )
         return folder
-    if str(name_or_path) not in SHIPPED_MODELS:
+    if name not in SHIPPED_MODELS:
         raise CheckpointError(
-            f"model {str(name_or_path)!r} not found: it is not a folder and not a shipped model "
+            f"model {name!r} not found: it is not a folder and not a shipped model "
             f"(available models: {available_models()}); pass the path of a checkpoint folder"
         )
-    return _shipped_folder(str(name_or_path))
+    return _shipped_folder(name)
 
 
 def _shipped_folder(name: str) -> Path:
