@@ -12,6 +12,8 @@ import pytest
 from auricle.data.manifest import Event, Example, Word, read_manifest, write_manifest
 from auricle.errors import AudioError, ConfigError
 from auricle.eval.cli import register
+from auricle.eval.compare import compare_samples, read_samples
+from auricle.eval.metrics import bleu
 from auricle.eval.synthetic import SKIPPED_TASKS, evaluate_manifest
 from auricle.tasks.results import (
     Answer,
@@ -300,6 +302,110 @@ def test_bad_manifests_give_clear_errors(tmp_path):
         evaluate_manifest(object(), path, progress=False)
 
 
+_WRONG = {
+    "a2": "a dog ran far",
+    "a3": "公园里有帽",
+    "w1:words": [ResultWord("the", 0.2, 0.4), ResultWord("cat", 0.4, 0.7), ResultWord("sat", 0.8, 1.0)],
+    "ev1:events": [ResultEvent("dog bark", 0.2, 0.9)],
+    "l2": "en",
+    "sc1": "street",
+    "q2": "yes",
+    "n2": NoteAnalysis(61, 50, "organ", [], ""),
+    "t2": "Hats.",
+}
+
+
+def test_samples_add_up_to_the_report(tmp_path):
+    path = _manifest(tmp_path)
+    report = evaluate_manifest(ScriptedModel(path, _WRONG), path, progress=False, by_sentence_kind=True)
+    out = tmp_path / "samples.jsonl"
+    report.write_samples(out)
+    header, samples = read_samples(out)
+    assert header == {"manifest": str(path), "model": "scripted"}
+    assert "samples" not in report.to_dict()
+    # one sample per scored example, one per audio for the captions
+    scored = [ex for ex in read_manifest(path) if ex.task != "chat"]
+    assert len(samples) == len(scored) - 1  # e1.flac's two caption examples are one caption
+    sums: dict[str, list[float]] = {}
+    for s in samples.values():
+        for name, (num, den) in s["scores"].items():
+            acc = sums.setdefault(f"{s['task']}:{name}", [0.0, 0.0])
+            acc[0] += num
+            acc[1] += den
+    values = _values(report)
+    ratios = {k: num / den for k, (num, den) in sums.items()}
+    for key, value in values.items():
+        if key.split(":")[1].startswith(("bleu", "cider_d")):
+            assert key not in ratios
+            continue
+        assert ratios[key] == pytest.approx(value), key
+    assert ratios["asr:wer/en"] == pytest.approx(1 / 8) and ratios["asr:wer/en/list"] == pytest.approx(1 / 5)
+    assert samples[("asr", "a2")]["prediction"] == "a dog ran far"
+    assert samples[("asr", "a2")]["scores"]["wer/en"] == [1, 5]
+    assert samples[("srwt", "w1")]["scores"]["shift_ms/en"] == pytest.approx(
+        [100, 3]
+    )  # one word off by 100 ms at both ends
+    assert samples[("caption", "c1")]["reference"] == ["A dog barks twice.", "Two barks of a dog."]
+    assert samples[("s2tt", "t2")]["target_language"] == "en"
+    assert samples[("note_analysis", "n2")]["prediction"] == {
+        "pitch": 61,
+        "instrument": "organ",
+        "velocity": 50,
+    }
+
+
+def _samples(tmp_path: Path, name: str, wrong: dict | None) -> Path:
+    path = _manifest(tmp_path)
+    out = tmp_path / f"{name}.jsonl"
+    evaluate_manifest(ScriptedModel(path, wrong), path, progress=False).write_samples(out)
+    return out
+
+
+def test_compare_pairs_examples_and_bounds_the_difference(tmp_path):
+    perfect = _samples(tmp_path, "perfect", None)
+    worse = _samples(tmp_path, "worse", _WRONG)
+    same = {d.metric: d for d in compare_samples(perfect, perfect, resamples=200)}
+    assert all(d.difference == 0 and d.low == d.high == 0 and not d.separable for d in same.values())
+    diffs = {d.metric: d for d in compare_samples(perfect, worse, resamples=500, seed=3)}
+    wer = diffs["asr:wer/en"]
+    assert (wer.a, wer.b, wer.count) == (0.0, pytest.approx(1 / 8), 2)
+    assert wer.low >= 0 and wer.high <= 1 / 5 + 1e-9  # a resample holds only a1 (0) or a2 (1/5) errors
+    lid = diffs["lid:accuracy"]
+    assert lid.difference == pytest.approx(-0.5) and lid.low == pytest.approx(-1) and lid.high == 0
+    # BLEU is recomputed from sacrebleu's sentence statistics: the full-sample values are the report's
+    bleu_d = diffs["s2tt:bleu/zh-en"]
+    assert bleu_d.a == pytest.approx(100) and bleu_d.b == pytest.approx(
+        bleu(["There are hats in the park."], ["Hats."])
+    )
+    assert not any(m.endswith("cider_d") for m in diffs)
+    # the same seed resamples the same examples
+    again = {d.metric: d for d in compare_samples(perfect, worse, resamples=500, seed=3)}
+    assert again["asr:wer/en"] == wer
+
+
+def test_compare_rejects_samples_of_different_manifests(tmp_path):
+    a = _samples(tmp_path, "a", None)
+    other = tmp_path / "other"
+    other.mkdir()
+    b = _samples(other, "b", None)
+    rows = b.read_text().splitlines()
+    b.write_text("\n".join(r.replace('"reference": "two"', '"reference": "three"') for r in rows) + "\n")
+    with pytest.raises(ConfigError, match="not made from the same manifest"):
+        compare_samples(a, b)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match="no samples"):
+        compare_samples(a, empty)
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("{not json\n")
+    with pytest.raises(ConfigError, match="line 1 is not a sample"):
+        compare_samples(a, junk)
+    with pytest.raises(ConfigError, match="not found"):
+        compare_samples(a, tmp_path / "missing.jsonl")
+    with pytest.raises(ConfigError, match="resamples"):
+        compare_samples(a, a, resamples=1)
+
+
 # ------------------------------------------------------------------------------- end to end
 def _has_espeak() -> bool:
     from auricle.data.synth.backends import available_backends
@@ -368,3 +474,19 @@ def test_random_checkpoint_end_to_end_through_the_cli(tmp_path, capsys):
     assert any(name.count("/") == 2 for name in asr_names), asr_names  # e.g. wer/en/carrier
     printed = capsys.readouterr().out
     assert "| task | examples | metric | value | n |" in printed and "| lid | 1 | accuracy |" in printed
+
+    samples = tmp_path / "samples.jsonl"
+    args = parser.parse_args([*argv, "--samples", str(samples)])
+    assert args.func(args) == 0
+    capsys.readouterr()
+    rows = tmp_path / "compare.json"
+    args = parser.parse_args(
+        ["eval", "compare", str(samples), str(samples), "--resamples", "50", "--json", str(rows)]
+    )
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "| metric | n | A | B | B − A | 95% interval | separable |" in printed
+        and "| lid:accuracy | 1 |" in printed
+    )
+    assert all(r["difference"] == 0 and not r["separable"] for r in json.loads(rows.read_text()))

@@ -10,7 +10,9 @@ from auricle.eval.metrics import (
     TimedWord,
     accuracy,
     bleu,
+    bleu_tokenizer,
     cider_d,
+    edit_counts,
     edit_distance,
     error_rate,
     normalize,
@@ -31,6 +33,14 @@ def test_wer_counts_substitutions_insertions_deletions():
 
 def test_chinese_is_scored_per_character():
     assert error_rate(["面条机"], ["面条鸡"], language="zh") == pytest.approx(1 / 3)
+
+
+def test_edit_counts_are_one_utterances_share_of_the_error_rate():
+    refs, hyps = ["The cat sat.", "公园里有帽子", "a b"], ["the cat", "公园有帽子", "a b c d"]
+    counts = [edit_counts(r, h) for r, h in zip(refs, hyps)]
+    assert counts == [(1, 3), (1, 6), (2, 2)]
+    assert error_rate(refs, hyps) == pytest.approx(4 / 11)
+    assert [bleu_tokenizer(t) for t in ("zh", "ja", "de", None)] == ["zh", "ja-mecab", "13a", "13a"]
 
 
 def test_bleu_perfect_and_zero():

@@ -1,4 +1,5 @@
-"""`auricle eval`: score a model (``synthetic``: on a synthetic-corpus manifest, every task family)."""
+"""`auricle eval`: score a model (``synthetic``: on a synthetic-corpus manifest, every task family) and
+compare two scorings of one manifest (``compare``: a paired bootstrap)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=8, metavar="B", help="audios per model call (8)")
     p.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the report as JSON")
     p.add_argument(
+        "--samples",
+        type=Path,
+        default=None,
+        metavar="OUT",
+        help="also write every example's answer and reference as JSON lines (input of `eval compare`)",
+    )
+    p.add_argument(
         "--max-new-tokens", type=int, default=None, metavar="N", help="cap on generated tokens per answer"
     )
     p.add_argument(
@@ -43,6 +51,20 @@ def register(subparsers) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_synthetic)
+
+    c = sub.add_parser(
+        "compare",
+        help="paired bootstrap of two evaluations of one manifest (their --samples files)",
+        description="Pair the examples of two `eval synthetic --samples` files and resample them: per "
+        "metric, both values, B − A and its 95%% interval. A difference whose interval excludes zero is "
+        "one the test split can tell apart.",
+    )
+    c.add_argument("a", type=Path, metavar="A", help="samples of the baseline")
+    c.add_argument("b", type=Path, metavar="B", help="samples of the model compared with it")
+    c.add_argument("--resamples", type=int, default=1000, metavar="N", help="bootstrap resamples (1000)")
+    c.add_argument("--seed", type=int, default=0, help="resampling seed (0)")
+    c.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the rows as JSON")
+    c.set_defaults(func=_compare)
     ev.set_defaults(func=lambda args: _help(ev))
 
 
@@ -68,11 +90,24 @@ def _synthetic(args: argparse.Namespace) -> int:
         timestamp_window=args.timestamp_window,
     )
     print(report.to_markdown(), end="")
+    if args.samples:
+        report.write_samples(args.samples)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from auricle.eval.compare import compare_samples, to_dict, to_markdown
+
+    diffs = compare_samples(args.a, args.b, resamples=args.resamples, seed=args.seed)
+    print(to_markdown(diffs, str(args.a), str(args.b)), end="")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(to_dict(diffs), indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -61,19 +61,32 @@ def error_rate(
         raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
     errors = total = 0
     for r, h in zip(refs, hyps):
-        ru = units(normalize(r, strip_punctuation=strip_punctuation), language)
-        hu = units(normalize(h, strip_punctuation=strip_punctuation), language)
-        errors += edit_distance(ru, hu)
-        total += len(ru)
+        e, n = edit_counts(r, h, language, strip_punctuation=strip_punctuation)
+        errors += e
+        total += n
     return errors / max(total, 1)
+
+
+def edit_counts(
+    ref: str, hyp: str, language: str | None = None, *, strip_punctuation: bool = True
+) -> tuple[int, int]:
+    """One utterance's share of :func:`error_rate`: (edit distance, reference units) after normalisation."""
+    ru = units(normalize(ref, strip_punctuation=strip_punctuation), language)
+    hu = units(normalize(hyp, strip_punctuation=strip_punctuation), language)
+    return edit_distance(ru, hu), len(ru)
 
 
 def bleu(refs: Sequence[str], hyps: Sequence[str], target_language: str = "en") -> float:
     """Corpus BLEU with the official tokenizer choice: ``zh`` for Chinese, ``ja-mecab`` for Japanese, else 13a."""
     import sacrebleu
 
-    tokenize = {"zh": "zh", "ja": "ja-mecab"}.get(target_language, "13a")
+    tokenize = bleu_tokenizer(target_language)
     return float(sacrebleu.corpus_bleu(list(hyps), [list(refs)], tokenize=tokenize).score)
+
+
+def bleu_tokenizer(target_language: str | None) -> str:
+    """sacrebleu's tokenizer for a target language, as the official eval chooses it."""
+    return {"zh": "zh", "ja": "ja-mecab"}.get(target_language or "en", "13a")
 
 
 def accuracy(refs: Sequence[str], hyps: Sequence[str]) -> float:

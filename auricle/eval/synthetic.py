@@ -7,6 +7,7 @@ What each task is scored with is listed in docs/evaluation.md.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections import defaultdict
@@ -25,9 +26,10 @@ from auricle.eval.metrics import (
     accuracy,
     bleu,
     cider_d,
-    error_rate,
+    edit_counts,
     normalize,
     pooled_word_shift_ms,
+    word_shift_ms,
 )
 
 #: Tasks that are read but not scored, with the reason the report gives.
@@ -76,16 +78,52 @@ class TaskResult:
 
 
 @dataclass
+class Sample:
+    """One scored example: what the model answered next to the reference (``auricle eval synthetic --samples``).
+
+    ``scores`` holds, for each metric that is a ratio of sums over examples, this example's
+    ``[numerator, denominator]``: ``wer/en`` → [edit errors, reference words], ``shift_ms/en`` →
+    [summed word shift in ms, matched words], ``accuracy`` → [1 or 0, 1]. The report's value of such a
+    metric is Σ numerators / Σ denominators, so a paired bootstrap can resample examples
+    (:mod:`auricle.eval.compare`). Corpus-level metrics (BLEU, CIDEr-D) have no entry there.
+    """
+
+    task: str
+    id: str
+    audio: str
+    language: str | None
+    target_language: str | None
+    reference: Any
+    prediction: Any
+    scores: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
 class EvalReport:
-    """Per-task metrics of one evaluation run, in the order of :data:`~auricle.data.manifest.TASKS`."""
+    """Per-task metrics of one evaluation run, in the order of :data:`~auricle.data.manifest.TASKS`.
+
+    ``samples`` holds every scored example (:class:`Sample`), in scoring order; they are left out of
+    :meth:`to_dict` and written on their own by :meth:`write_samples`.
+    """
 
     manifest: str
     model: str | None
     tasks: dict[str, TaskResult]
+    samples: list[Sample] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data (undefined metric values are ``null``)."""
-        return asdict(self)
+        """Plain JSON-ready data (undefined metric values are ``null``); the samples are not included."""
+        return {"manifest": self.manifest, "model": self.model, "tasks": asdict(self)["tasks"]}
+
+    def write_samples(self, path: str | Path) -> None:
+        """Write the samples as JSON lines (one example per line), the input of ``auricle eval compare``."""
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as f:
+            header = {"manifest": self.manifest, "model": self.model}
+            f.write(json.dumps({"header": header}, ensure_ascii=False) + "\n")
+            for s in self.samples:
+                f.write(json.dumps(asdict(s), ensure_ascii=False) + "\n")
 
     def to_markdown(self) -> str:
         """A markdown table: one row per metric (one per skipped task)."""
@@ -177,6 +215,22 @@ class _Runner:
         self.by_sentence_kind = by_sentence_kind
         # only passed on when set, so that models without the option still work
         self.srwt_options = {} if timestamp_window is None else {"timestamp_window": timestamp_window}
+        self.samples: list[Sample] = []
+
+    def record(self, ex: Example, reference: Any, prediction: Any, scores: dict[str, list[float]]) -> None:
+        """Keep one example's answer, reference and per-example metric shares (:class:`Sample`)."""
+        self.samples.append(
+            Sample(
+                ex.task,
+                ex.id,
+                ex.audio[0],
+                ex.language,
+                ex.target_language,
+                reference,
+                prediction,
+                dict(scores),
+            )
+        )
 
     def paths(self, examples: Sequence[Example]) -> list[str]:
         return [str(_resolve(self.manifest, ex.audio[0])) for ex in examples]
@@ -203,23 +257,39 @@ def _error_name(language: str | None) -> str:
     return f"{'cer' if language in CHARACTER_LANGUAGES else 'wer'}/{language or 'auto'}"
 
 
-def _error_metrics(r: _Runner, lang: str | None, group: list[Example], hyps: Sequence[Any]) -> list[Metric]:
-    """WER (CER) of one language's transcripts and, when asked for, of each kind of sentence."""
+def _error_metrics(
+    r: _Runner, lang: str | None, group: list[Example], texts: Sequence[str]
+) -> tuple[list[Metric], list[dict[str, list[float]]]]:
+    """WER (CER) of one language's transcripts and, when asked for, of each kind of sentence; and
+    each transcript's shares of them ([errors, reference units] per metric, for its sample)."""
     name = _error_name(lang)
-    metrics = [Metric(name, error_rate([ex.text for ex in group], [h.text for h in hyps], lang), len(group))]
-    if r.by_sentence_kind:
-        pairs = [(sentence_kind_of_key(ex.meta.get("sentence_key")), ex, h) for ex, h in zip(group, hyps)]
-        for kind in sorted({k for k, _, _ in pairs if k is not None}):
-            refs, outs = zip(*((ex.text, h.text) for k, ex, h in pairs if k == kind))
-            metrics.append(Metric(f"{name}/{kind}", error_rate(list(refs), list(outs), lang), len(refs)))
-    return metrics
+    shares = []
+    for ex, text in zip(group, texts):
+        share = [float(x) for x in edit_counts(ex.text, text, lang)]
+        kind = sentence_kind_of_key(ex.meta.get("sentence_key")) if r.by_sentence_kind else None
+        shares.append({name: share} | ({f"{name}/{kind}": share} if kind is not None else {}))
+    metrics = []
+    for metric in [name] + sorted({k for s in shares for k in s} - {name}):  # the language's, then its kinds
+        parts = [s[metric] for s in shares if metric in s]
+        errors, total = sum(p[0] for p in parts), sum(p[1] for p in parts)
+        metrics.append(Metric(metric, errors / max(total, 1), len(parts)))
+    return metrics, shares
+
+
+def _shift_share(ref: list[TimedWord], hyp: list[TimedWord]) -> list[float]:
+    """One utterance's [summed boundary shift in ms, matched words] (``pooled_word_shift_ms``'s parts)."""
+    shift, n = word_shift_ms(ref, hyp)
+    return [shift * n if n else 0.0, n]
 
 
 def _score_asr(r: _Runner, examples: list[Example]) -> list[Metric]:
     metrics = []
     for lang, group in _groups(examples, lambda ex: ex.language).items():
         hyps = r.run(r.model.transcribe, r.paths(group), language=lang)
-        metrics += _error_metrics(r, lang, group, hyps)
+        error_metrics, shares = _error_metrics(r, lang, group, [h.text for h in hyps])
+        metrics += error_metrics
+        for ex, h, share in zip(group, hyps, shares):
+            r.record(ex, ex.text, h.text, share)
     return metrics
 
 
@@ -229,23 +299,44 @@ def _score_srwt(r: _Runner, examples: list[Example]) -> list[Metric]:
         hyps = r.run(
             r.model.transcribe, r.paths(group), language=lang, word_timestamps=True, **r.srwt_options
         )
-        metrics += _error_metrics(r, lang, group, hyps)
-        shift_ms, matched = pooled_word_shift_ms(  # None when no word matched: the shift is undefined
+        error_metrics, shares = _error_metrics(r, lang, group, [h.text for h in hyps])
+        metrics += error_metrics
+        timed = [
             (
                 [TimedWord(w.word, w.start, w.end) for w in ex.words],
                 [TimedWord(w.word, w.start, w.end) for w in hyp.words],
             )
             for ex, hyp in zip(group, hyps)
-        )
-        metrics.append(Metric(f"shift_ms/{lang or 'auto'}", shift_ms, matched))
+        ]
+        # None when no word matched: the shift is undefined
+        shift_ms, matched = pooled_word_shift_ms(timed)
+        shift_name = f"shift_ms/{lang or 'auto'}"
+        metrics.append(Metric(shift_name, shift_ms, matched))
+        for ex, hyp, share, (ref_words, hyp_words) in zip(group, hyps, shares, timed):
+            share[shift_name] = _shift_share(ref_words, hyp_words)
+            prediction = {"text": hyp.text, "words": [[w.word, w.start, w.end] for w in hyp.words]}
+            r.record(
+                ex,
+                {"text": ex.text, "words": [[w.word, w.start, w.end] for w in ex.words]},
+                prediction,
+                share,
+            )
     return metrics
 
 
 def _score_lid(r: _Runner, examples: list[Example]) -> list[Metric]:
     hyps = r.run(r.model.detect_language, r.paths(examples))
-    return [
-        Metric("accuracy", accuracy([ex.language for ex in examples], [h.language for h in hyps]), len(hyps))
-    ]
+    refs, outs = [ex.language for ex in examples], [h.language for h in hyps]
+    _record_matches(r, examples, refs, outs)
+    return [Metric("accuracy", accuracy(refs, outs), len(hyps))]
+
+
+def _record_matches(
+    r: _Runner, examples: Sequence[Example], refs: Sequence[str], outs: Sequence[str]
+) -> None:
+    """Record exact-match examples: ``accuracy`` share [1 or 0, 1], as :func:`accuracy` counts them."""
+    for ex, ref, out in zip(examples, refs, outs):
+        r.record(ex, ref, out, {"accuracy": [float(accuracy([ref], [out])), 1.0]})
 
 
 def _score_s2tt(r: _Runner, examples: list[Example]) -> list[Metric]:
@@ -253,6 +344,8 @@ def _score_s2tt(r: _Runner, examples: list[Example]) -> list[Metric]:
     for (src, tgt), group in _groups(examples, lambda ex: (ex.language, ex.target_language)).items():
         hyps = r.run(r.model.translate, r.paths(group), to=tgt, language=src)
         score = bleu([ex.text for ex in group], [h.text for h in hyps], tgt)
+        for ex, h in zip(group, hyps):
+            r.record(ex, ex.text, h.text, {})
         metrics.append(Metric(f"bleu/{src or 'auto'}-{tgt}", score, len(group)))
     return metrics
 
@@ -267,7 +360,8 @@ def _references_by_audio(r: _Runner, examples: list[Example]) -> dict[str, list[
 
 def _score_caption(r: _Runner, examples: list[Example]) -> list[Metric]:
     by_audio = _references_by_audio(r, examples)
-    refs, hyps = [], []
+    order: list[str] = []
+    hyps: list[str] = []
     # the tag renderer's default style is clotho: an example without a style was trained with it
     groups = _groups(
         list(by_audio),
@@ -275,37 +369,60 @@ def _score_caption(r: _Runner, examples: list[Example]) -> list[Metric]:
     )
     for (style, lang), paths in groups.items():
         hyps += [c.text for c in r.run(r.model.caption, paths, style=style, language=lang)]
-        refs += [[ex.text for ex in by_audio[p]] for p in paths]
-    return [Metric("cider_d", cider_d(refs, hyps), len(hyps))]
+        order += paths
+    return [_captions_metric(r, by_audio, order, hyps)]
 
 
 def _score_music_caption(r: _Runner, examples: list[Example]) -> list[Metric]:
     by_audio = _references_by_audio(r, examples)
     paths = list(by_audio)
     hyps = [c.text for c in r.run(r.model.describe_music, paths)]
-    return [Metric("cider_d", cider_d([[ex.text for ex in by_audio[p]] for p in paths], hyps), len(hyps))]
+    return [_captions_metric(r, by_audio, paths, hyps)]
+
+
+def _captions_metric(
+    r: _Runner, by_audio: dict[str, list[Example]], paths: list[str], hyps: list[str]
+) -> Metric:
+    """CIDEr-D of one caption per audio against all its examples' texts; one sample per audio."""
+    refs = [[ex.text for ex in by_audio[p]] for p in paths]
+    for p, group_refs, hyp in zip(paths, refs, hyps):
+        r.record(by_audio[p][0], group_refs, hyp, {})
+    return Metric("cider_d", cider_d(refs, hyps), len(hyps))
 
 
 def _score_classify(r: _Runner, examples: list[Example]) -> list[Metric]:
     hyps = r.run(r.model.classify, r.paths(examples), kind=CLASSIFY_KINDS[examples[0].task])
     refs = [normalize(ex.label) for ex in examples]
-    metrics = [Metric("accuracy", accuracy(refs, [normalize(h.label) for h in hyps]), len(hyps))]
-    if examples[0].task == "event":  # timed events: boundary shift of the events matched by label
-        shift_ms, matched = pooled_word_shift_ms(
-            (
-                [TimedWord(e.label, e.start, e.end) for e in ex.events or []],
-                [TimedWord(e.label, e.start, e.end) for e in hyp.events],
-            )
-            for ex, hyp in zip(examples, hyps)
+    outs = [normalize(h.label) for h in hyps]
+    metrics = [Metric("accuracy", accuracy(refs, outs), len(hyps))]
+    if examples[0].task != "event":
+        _record_matches(r, examples, refs, outs)
+        return metrics
+    # timed events: boundary shift of the events matched by label
+    timed = [
+        (
+            [TimedWord(e.label, e.start, e.end) for e in ex.events or []],
+            [TimedWord(e.label, e.start, e.end) for e in hyp.events],
         )
-        metrics.append(Metric("shift_ms", shift_ms, matched))
+        for ex, hyp in zip(examples, hyps)
+    ]
+    shift_ms, matched = pooled_word_shift_ms(timed)
+    metrics.append(Metric("shift_ms", shift_ms, matched))
+    for ex, ref, out, (ref_events, hyp_events) in zip(examples, refs, outs, timed):
+        shares = {
+            "accuracy": [float(accuracy([ref], [out])), 1.0],
+            "shift_ms": _shift_share(ref_events, hyp_events),
+        }
+        r.record(ex, ref, out, shares)
     return metrics
 
 
 def _score_aqa(r: _Runner, examples: list[Example]) -> list[Metric]:
     hyps = r.run(r.model.ask, r.paths(examples), [ex.question for ex in examples])
     refs = [normalize(ex.text) for ex in examples]
-    return [Metric("accuracy", accuracy(refs, [normalize(h.text) for h in hyps]), len(hyps))]
+    outs = [normalize(h.text) for h in hyps]
+    _record_matches(r, examples, refs, outs)
+    return [Metric("accuracy", accuracy(refs, outs), len(hyps))]
 
 
 def _score_note(r: _Runner, examples: list[Example]) -> list[Metric]:
@@ -318,11 +435,14 @@ def _score_note(r: _Runner, examples: list[Example]) -> list[Metric]:
     def as_text(v: Any) -> str | None:
         return None if v is None else normalize(str(v))
 
-    return [
-        Metric("pitch_accuracy", share("pitch", lambda v: v), n),
-        Metric("instrument_accuracy", share("instrument", as_text), n),
-        Metric("velocity_accuracy", share("velocity", lambda v: v), n),
-    ]
+    fields = {"pitch": lambda v: v, "instrument": as_text, "velocity": lambda v: v}
+    for ex, h in zip(examples, hyps):
+        shares = {
+            f"{f}_accuracy": [float(norm(ex.note.get(f)) == norm(getattr(h, f))), 1.0]
+            for f, norm in fields.items()
+        }
+        r.record(ex, dict(ex.note), {f: getattr(h, f) for f in fields}, shares)
+    return [Metric(f"{f}_accuracy", share(f, norm), n) for f, norm in fields.items()]
 
 
 _SCORERS: dict[str, Callable[[_Runner, list[Example]], list[Metric]]] = {
@@ -368,7 +488,7 @@ def evaluate_manifest(
 
     Returns:
         An :class:`EvalReport` with one :class:`TaskResult` per task in the manifest (``chat`` is
-        listed as skipped).
+        listed as skipped) and every scored example as a :class:`Sample`.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -393,4 +513,4 @@ def evaluate_manifest(
             results[task] = TaskResult(task, len(group), _SCORERS[task](runner, group))
             done += len(group)
             bar.update(done - bar.n)  # captions run once per audio: catch up to the example count
-    return EvalReport(str(path), getattr(model, "name", None), results)
+    return EvalReport(str(path), getattr(model, "name", None), results, runner.samples)

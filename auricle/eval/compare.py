@@ -1,0 +1,201 @@
+"""Compare two evaluations of the same manifest example by example: a paired bootstrap per metric.
+
+Two models scored on one test split differ by more than their training: the split is a sample too.
+:func:`compare_samples` reads the per-example files that ``auricle eval synthetic --samples`` writes
+for both, pairs the examples by task and id, and resamples the paired examples with replacement
+(Koehn 2004's paired bootstrap): each resample recomputes both models' metric on the same examples, and
+the 2.5th and 97.5th percentiles of the difference give its 95% interval. An interval that excludes
+zero is a difference the split can tell apart; one that includes it is not.
+
+Metrics that are ratios of sums over examples (WER/CER, word shift, accuracies) are recomputed from
+each sample's ``scores``; BLEU from sacrebleu's per-sentence statistics. CIDEr-D (its document
+frequencies are over the whole reference set) is not resampled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from auricle.errors import ConfigError
+from auricle.eval.metrics import bleu_tokenizer
+
+
+@dataclass
+class Difference:
+    """One metric of two evaluations on the same ``count`` examples (values as the report gives them)."""
+
+    metric: str
+    count: int
+    a: float
+    b: float
+    low: float  # 2.5th percentile of (b − a) over the resamples
+    high: float  # 97.5th percentile
+
+    @property
+    def difference(self) -> float:
+        """``b − a``."""
+        return self.b - self.a
+
+    @property
+    def separable(self) -> bool:
+        """True when the 95% interval of the difference excludes zero."""
+        return self.low > 0 or self.high < 0
+
+
+def read_samples(path: str | Path) -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
+    """The header and the samples (keyed by task and example id) of a ``--samples`` file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(
+            f"samples file {str(p)!r} not found; write one with `auricle eval synthetic --samples`"
+        )
+    header: dict[str, Any] = {}
+    samples: dict[tuple[str, str], dict[str, Any]] = {}
+    with p.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if "header" in row:
+                    header = row["header"]
+                    continue
+                samples[(row["task"], row["id"])] = row
+            except (ValueError, KeyError, TypeError) as e:
+                raise ConfigError(
+                    f"{str(p)!r} line {n} is not a sample ({e}); expected a --samples file"
+                ) from e
+    if not samples:
+        raise ConfigError(f"samples file {str(p)!r} holds no samples")
+    return header, samples
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Σ num / Σ den over each row of example indices ``idx`` (NaN where Σ den is 0)."""
+    n, d = num[idx].sum(axis=-1), den[idx].sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(d > 0, n / np.where(d > 0, d, 1), np.nan)
+
+
+def _bleu_statistics(rows: list[dict[str, Any]], target: str) -> tuple[np.ndarray, Any]:
+    """sacrebleu's per-sentence BLEU statistics of ``rows`` and the metric that turns sums into scores."""
+    from sacrebleu.metrics import BLEU
+
+    metric = BLEU(tokenize=bleu_tokenizer(target))
+    # sacrebleu's own paired test (sacrebleu.significance) sums these statistics the same way
+    stats = metric._extract_corpus_statistics(
+        [r["prediction"] for r in rows], [[r["reference"] for r in rows]]
+    )
+    return np.asarray(stats, dtype=np.float64), metric
+
+
+def _bleu_scores(stats: np.ndarray, metric: Any, idx: np.ndarray) -> np.ndarray:
+    sums = stats[idx].sum(axis=-2)
+    return np.array([metric._compute_score_from_stats(list(s)).score for s in np.atleast_2d(sums)])
+
+
+def compare_samples(
+    a_path: str | Path, b_path: str | Path, *, resamples: int = 1000, seed: int = 0
+) -> list[Difference]:
+    """Paired bootstrap of every resampleable metric of two ``--samples`` files of one manifest.
+
+    Args:
+        a_path, b_path: the two files (``b − a`` is reported).
+        resamples: bootstrap resamples (1,000 gives the 95% interval to about ±0.1 of its width).
+        seed: the resampling seed (the same seed resamples the same examples for every metric).
+
+    Returns:
+        One :class:`Difference` per metric present in both, in file order, over the examples present
+        in both; a metric undefined for either (a word shift with no matched word) is left out. Raises ConfigError for unreadable files, no shared examples, or shared ids whose
+        audio or reference differ (files of different manifests).
+    """
+    if resamples < 10:
+        raise ConfigError(f"resamples must be >= 10, got {resamples}")
+    _, a = read_samples(a_path)
+    _, b = read_samples(b_path)
+    keys = [k for k in a if k in b]
+    if not keys:
+        raise ConfigError(f"{a_path} and {b_path} share no examples: evaluate both on the same manifest")
+    for k in keys:
+        if a[k]["audio"] != b[k]["audio"] or a[k]["reference"] != b[k]["reference"]:
+            raise ConfigError(
+                f"example {k[1]!r} ({k[0]}) differs between the files (audio or reference): "
+                "they were not made from the same manifest"
+            )
+    rng = np.random.default_rng(seed)
+    ratio_rows: dict[str, list[tuple[list[float], list[float]]]] = defaultdict(list)
+    bleu_rows: dict[str, tuple[list[dict], list[dict]]] = defaultdict(lambda: ([], []))
+    for k in keys:
+        ra, rb = a[k], b[k]
+        for name, share in ra["scores"].items():
+            if name in rb["scores"]:
+                ratio_rows[f"{k[0]}:{name}"].append((share, rb["scores"][name]))
+        if k[0] == "s2tt":
+            pair = f"{ra['language'] or 'auto'}-{ra['target_language']}"
+            bleu_rows[f"s2tt:bleu/{pair}"][0].append(ra)
+            bleu_rows[f"s2tt:bleu/{pair}"][1].append(rb)
+
+    out: list[Difference] = []
+    for name, pairs in ratio_rows.items():
+        arr = np.asarray(pairs, dtype=np.float64)  # [n, 2 models, (num, den)]
+        n = len(arr)
+        idx = rng.integers(0, n, size=(resamples, n))
+        full = np.arange(n)[None]
+        va, vb = _ratio(arr[:, 0, 0], arr[:, 0, 1], full)[0], _ratio(arr[:, 1, 0], arr[:, 1, 1], full)[0]
+        if not (np.isfinite(va) and np.isfinite(vb)):
+            continue  # undefined for a model (e.g. a word shift with no matched word)
+        diff = _ratio(arr[:, 1, 0], arr[:, 1, 1], idx) - _ratio(arr[:, 0, 0], arr[:, 0, 1], idx)
+        out.append(_difference(name, n, va, vb, diff))
+    for name, (rows_a, rows_b) in bleu_rows.items():
+        target = name.rsplit("-", 1)[1]
+        sa, ma = _bleu_statistics(rows_a, target)
+        sb, mb = _bleu_statistics(rows_b, target)
+        n = len(rows_a)
+        idx = rng.integers(0, n, size=(resamples, n))
+        full = np.arange(n)[None]
+        diff = _bleu_scores(sb, mb, idx) - _bleu_scores(sa, ma, idx)
+        out.append(_difference(name, n, _bleu_scores(sa, ma, full)[0], _bleu_scores(sb, mb, full)[0], diff))
+    return out
+
+
+def _difference(name: str, n: int, va: float, vb: float, diff: np.ndarray) -> Difference:
+    diff = diff[np.isfinite(diff)]
+    low, high = np.percentile(diff, [2.5, 97.5]) if len(diff) else (np.nan, np.nan)
+    return Difference(name, n, float(va), float(vb), float(low), float(high))
+
+
+def to_markdown(diffs: list[Difference], a_name: str, b_name: str) -> str:
+    """A table: metric, examples, both values, their difference and its 95% interval."""
+    lines = [
+        f"Paired bootstrap: B = `{b_name}` against A = `{a_name}` (95% intervals of B − A)",
+        "",
+        "| metric | n | A | B | B − A | 95% interval | separable |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for d in diffs:
+        scale, unit = _scale(d.metric)
+        lines.append(
+            f"| {d.metric} | {d.count} | {d.a * scale:.{unit}f} | {d.b * scale:.{unit}f} | "
+            f"{d.difference * scale:+.{unit}f} | [{d.low * scale:+.{unit}f}, {d.high * scale:+.{unit}f}] | "
+            f"{'yes' if d.separable else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _scale(metric: str) -> tuple[float, int]:
+    """Percent for rates and accuracies, as-is (ms, BLEU) otherwise; decimals to print."""
+    kind = metric.split(":", 1)[1].split("/")[0]
+    if kind in ("wer", "cer") or kind.endswith("accuracy"):
+        return 100.0, 1
+    return 1.0, 1
+
+
+def to_dict(diffs: list[Difference]) -> list[dict[str, Any]]:
+    """JSON-ready rows (the difference and whether it is separable included)."""
+    return [asdict(d) | {"difference": d.difference, "separable": d.separable} for d in diffs]
