@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,9 @@ import numpy as np
 
 from auricle.errors import ConfigError
 from auricle.eval.metrics import bleu_tokenizer
+
+#: Example indices [rows, n] -> one metric value per row.
+Scorer = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -96,8 +101,8 @@ def _bleu_statistics(rows: list[dict[str, Any]], target: str) -> tuple[np.ndarra
 
 
 def _bleu_scores(stats: np.ndarray, metric: Any, idx: np.ndarray) -> np.ndarray:
-    sums = stats[idx].sum(axis=-2)
-    return np.array([metric._compute_score_from_stats(list(s)).score for s in np.atleast_2d(sums)])
+    """BLEU over each row of example indices ``idx`` from the summed sentence statistics."""
+    return np.array([metric._compute_score_from_stats(list(s)).score for s in stats[idx].sum(axis=1)])
 
 
 def compare_samples(
@@ -112,8 +117,9 @@ def compare_samples(
 
     Returns:
         One :class:`Difference` per metric present in both, in file order, over the examples present
-        in both; a metric undefined for either (a word shift with no matched word) is left out. Raises ConfigError for unreadable files, no shared examples, or shared ids whose
-        audio or reference differ (files of different manifests).
+        in both; a metric undefined for either (a word shift with no matched word) is left out.
+        Raises ConfigError for unreadable files, no shared examples, or shared ids whose audio or
+        reference differ (files of different manifests).
     """
     if resamples < 10:
         raise ConfigError(f"resamples must be >= 10, got {resamples}")
@@ -128,7 +134,6 @@ def compare_samples(
                 f"example {k[1]!r} ({k[0]}) differs between the files (audio or reference): "
                 "they were not made from the same manifest"
             )
-    rng = np.random.default_rng(seed)
     ratio_rows: dict[str, list[tuple[list[float], list[float]]]] = defaultdict(list)
     bleu_rows: dict[str, tuple[list[dict], list[dict]]] = defaultdict(lambda: ([], []))
     for k in keys:
@@ -137,37 +142,36 @@ def compare_samples(
             if name in rb["scores"]:
                 ratio_rows[f"{k[0]}:{name}"].append((share, rb["scores"][name]))
         if k[0] == "s2tt":
-            pair = f"{ra['language'] or 'auto'}-{ra['target_language']}"
-            bleu_rows[f"s2tt:bleu/{pair}"][0].append(ra)
-            bleu_rows[f"s2tt:bleu/{pair}"][1].append(rb)
+            rows = bleu_rows[f"s2tt:bleu/{ra['language'] or 'auto'}-{ra['target_language']}"]
+            rows[0].append(ra)
+            rows[1].append(rb)
 
-    out: list[Difference] = []
+    # each metric as two scorers: example indices [resamples, n] -> the metric of A and of B per row
+    scorers: list[tuple[str, int, Scorer, Scorer]] = []
     for name, pairs in ratio_rows.items():
         arr = np.asarray(pairs, dtype=np.float64)  # [n, 2 models, (num, den)]
-        n = len(arr)
-        idx = rng.integers(0, n, size=(resamples, n))
-        full = np.arange(n)[None]
-        va, vb = _ratio(arr[:, 0, 0], arr[:, 0, 1], full)[0], _ratio(arr[:, 1, 0], arr[:, 1, 1], full)[0]
-        if not (np.isfinite(va) and np.isfinite(vb)):
-            continue  # undefined for a model (e.g. a word shift with no matched word)
-        diff = _ratio(arr[:, 1, 0], arr[:, 1, 1], idx) - _ratio(arr[:, 0, 0], arr[:, 0, 1], idx)
-        out.append(_difference(name, n, va, vb, diff))
+        score_a, score_b = (partial(_ratio, arr[:, m, 0], arr[:, m, 1]) for m in (0, 1))
+        scorers.append((name, len(arr), score_a, score_b))
     for name, (rows_a, rows_b) in bleu_rows.items():
         target = name.rsplit("-", 1)[1]
-        sa, ma = _bleu_statistics(rows_a, target)
-        sb, mb = _bleu_statistics(rows_b, target)
-        n = len(rows_a)
-        idx = rng.integers(0, n, size=(resamples, n))
+        score_a, score_b = (
+            partial(_bleu_scores, *_bleu_statistics(rows, target)) for rows in (rows_a, rows_b)
+        )
+        scorers.append((name, len(rows_a), score_a, score_b))
+
+    rng = np.random.default_rng(seed)
+    out: list[Difference] = []
+    for name, n, score_a, score_b in scorers:
         full = np.arange(n)[None]
-        diff = _bleu_scores(sb, mb, idx) - _bleu_scores(sa, ma, idx)
-        out.append(_difference(name, n, _bleu_scores(sa, ma, full)[0], _bleu_scores(sb, mb, full)[0], diff))
+        va, vb = float(score_a(full)[0]), float(score_b(full)[0])
+        if not (np.isfinite(va) and np.isfinite(vb)):
+            continue  # undefined for a model (e.g. a word shift with no matched word)
+        idx = rng.integers(0, n, size=(resamples, n))
+        diff = score_b(idx) - score_a(idx)
+        diff = diff[np.isfinite(diff)]
+        low, high = np.percentile(diff, [2.5, 97.5]) if len(diff) else (np.nan, np.nan)
+        out.append(Difference(name, n, va, vb, float(low), float(high)))
     return out
-
-
-def _difference(name: str, n: int, va: float, vb: float, diff: np.ndarray) -> Difference:
-    diff = diff[np.isfinite(diff)]
-    low, high = np.percentile(diff, [2.5, 97.5]) if len(diff) else (np.nan, np.nan)
-    return Difference(name, n, float(va), float(vb), float(low), float(high))
 
 
 def to_markdown(diffs: list[Difference], a_name: str, b_name: str) -> str:
@@ -179,21 +183,18 @@ def to_markdown(diffs: list[Difference], a_name: str, b_name: str) -> str:
         "|---|---:|---:|---:|---:|---|---|",
     ]
     for d in diffs:
-        scale, unit = _scale(d.metric)
+        k = _scale(d.metric)
         lines.append(
-            f"| {d.metric} | {d.count} | {d.a * scale:.{unit}f} | {d.b * scale:.{unit}f} | "
-            f"{d.difference * scale:+.{unit}f} | [{d.low * scale:+.{unit}f}, {d.high * scale:+.{unit}f}] | "
-            f"{'yes' if d.separable else 'no'} |"
+            f"| {d.metric} | {d.count} | {d.a * k:.1f} | {d.b * k:.1f} | {d.difference * k:+.1f} | "
+            f"[{d.low * k:+.1f}, {d.high * k:+.1f}] | {'yes' if d.separable else 'no'} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def _scale(metric: str) -> tuple[float, int]:
-    """Percent for rates and accuracies, as-is (ms, BLEU) otherwise; decimals to print."""
+def _scale(metric: str) -> float:
+    """Percent for rates and accuracies, as-is (ms, BLEU) otherwise."""
     kind = metric.split(":", 1)[1].split("/")[0]
-    if kind in ("wer", "cer") or kind.endswith("accuracy"):
-        return 100.0, 1
-    return 1.0, 1
+    return 100.0 if kind in ("wer", "cer") or kind.endswith("accuracy") else 1.0
 
 
 def to_dict(diffs: list[Difference]) -> list[dict[str, Any]]:

@@ -28,7 +28,6 @@ from auricle.eval.metrics import (
     cider_d,
     edit_counts,
     normalize,
-    pooled_word_shift_ms,
     word_shift_ms,
 )
 
@@ -282,6 +281,13 @@ def _shift_share(ref: list[TimedWord], hyp: list[TimedWord]) -> list[float]:
     return [shift * n if n else 0.0, n]
 
 
+def _pooled_shift(name: str, shares: Sequence[list[float]]) -> Metric:
+    """The boundary shift over every matched word of the utterances (as ``pooled_word_shift_ms``):
+    the mean, None when no word matched; its count is the number of matched words."""
+    total, matched = sum(s[0] for s in shares), int(sum(s[1] for s in shares))
+    return Metric(name, total / matched if matched else None, matched)
+
+
 def _score_asr(r: _Runner, examples: list[Example]) -> list[Metric]:
     metrics = []
     for lang, group in _groups(examples, lambda ex: ex.language).items():
@@ -308,10 +314,7 @@ def _score_srwt(r: _Runner, examples: list[Example]) -> list[Metric]:
             )
             for ex, hyp in zip(group, hyps)
         ]
-        # None when no word matched: the shift is undefined
-        shift_ms, matched = pooled_word_shift_ms(timed)
         shift_name = f"shift_ms/{lang or 'auto'}"
-        metrics.append(Metric(shift_name, shift_ms, matched))
         for ex, hyp, share, (ref_words, hyp_words) in zip(group, hyps, shares, timed):
             share[shift_name] = _shift_share(ref_words, hyp_words)
             prediction = {"text": hyp.text, "words": [[w.word, w.start, w.end] for w in hyp.words]}
@@ -321,22 +324,27 @@ def _score_srwt(r: _Runner, examples: list[Example]) -> list[Metric]:
                 prediction,
                 share,
             )
+        metrics.append(_pooled_shift(shift_name, [share[shift_name] for share in shares]))
     return metrics
 
 
 def _score_lid(r: _Runner, examples: list[Example]) -> list[Metric]:
     hyps = r.run(r.model.detect_language, r.paths(examples))
-    refs, outs = [ex.language for ex in examples], [h.language for h in hyps]
-    _record_matches(r, examples, refs, outs)
-    return [Metric("accuracy", accuracy(refs, outs), len(hyps))]
+    return [_record_matches(r, examples, [ex.language for ex in examples], [h.language for h in hyps])]
+
+
+def _match_share(ref: str, out: str) -> list[float]:
+    """One answer's ``accuracy`` share: [1 or 0, 1], as :func:`accuracy` counts it."""
+    return [float(accuracy([ref], [out])), 1.0]
 
 
 def _record_matches(
     r: _Runner, examples: Sequence[Example], refs: Sequence[str], outs: Sequence[str]
-) -> None:
-    """Record exact-match examples: ``accuracy`` share [1 or 0, 1], as :func:`accuracy` counts them."""
+) -> Metric:
+    """Record exact-match examples (their ``accuracy`` shares) and return their accuracy."""
     for ex, ref, out in zip(examples, refs, outs):
-        r.record(ex, ref, out, {"accuracy": [float(accuracy([ref], [out])), 1.0]})
+        r.record(ex, ref, out, {"accuracy": _match_share(ref, out)})
+    return Metric("accuracy", accuracy(refs, outs), len(outs))
 
 
 def _score_s2tt(r: _Runner, examples: list[Example]) -> list[Metric]:
@@ -394,10 +402,8 @@ def _score_classify(r: _Runner, examples: list[Example]) -> list[Metric]:
     hyps = r.run(r.model.classify, r.paths(examples), kind=CLASSIFY_KINDS[examples[0].task])
     refs = [normalize(ex.label) for ex in examples]
     outs = [normalize(h.label) for h in hyps]
-    metrics = [Metric("accuracy", accuracy(refs, outs), len(hyps))]
     if examples[0].task != "event":
-        _record_matches(r, examples, refs, outs)
-        return metrics
+        return [_record_matches(r, examples, refs, outs)]
     # timed events: boundary shift of the events matched by label
     timed = [
         (
@@ -406,43 +412,37 @@ def _score_classify(r: _Runner, examples: list[Example]) -> list[Metric]:
         )
         for ex, hyp in zip(examples, hyps)
     ]
-    shift_ms, matched = pooled_word_shift_ms(timed)
-    metrics.append(Metric("shift_ms", shift_ms, matched))
-    for ex, ref, out, (ref_events, hyp_events) in zip(examples, refs, outs, timed):
-        shares = {
-            "accuracy": [float(accuracy([ref], [out])), 1.0],
-            "shift_ms": _shift_share(ref_events, hyp_events),
-        }
-        r.record(ex, ref, out, shares)
-    return metrics
+    shifts = [_shift_share(ref_events, hyp_events) for ref_events, hyp_events in timed]
+    for ex, ref, out, shift in zip(examples, refs, outs, shifts):
+        r.record(ex, ref, out, {"accuracy": _match_share(ref, out), "shift_ms": shift})
+    return [Metric("accuracy", accuracy(refs, outs), len(outs)), _pooled_shift("shift_ms", shifts)]
 
 
 def _score_aqa(r: _Runner, examples: list[Example]) -> list[Metric]:
     hyps = r.run(r.model.ask, r.paths(examples), [ex.question for ex in examples])
     refs = [normalize(ex.text) for ex in examples]
-    outs = [normalize(h.text) for h in hyps]
-    _record_matches(r, examples, refs, outs)
-    return [Metric("accuracy", accuracy(refs, outs), len(hyps))]
+    return [_record_matches(r, examples, refs, [normalize(h.text) for h in hyps])]
 
 
 def _score_note(r: _Runner, examples: list[Example]) -> list[Metric]:
     hyps = r.run(r.model.analyze_music, r.paths(examples))
-    n = len(hyps)
-
-    def share(field_: str, norm: Callable[[Any], Any]) -> float:
-        return sum(norm(ex.note.get(field_)) == norm(getattr(h, field_)) for ex, h in zip(examples, hyps)) / n
 
     def as_text(v: Any) -> str | None:
         return None if v is None else normalize(str(v))
 
-    fields = {"pitch": lambda v: v, "instrument": as_text, "velocity": lambda v: v}
-    for ex, h in zip(examples, hyps):
-        shares = {
-            f"{f}_accuracy": [float(norm(ex.note.get(f)) == norm(getattr(h, f))), 1.0]
-            for f, norm in fields.items()
-        }
+    fields: dict[str, Callable[[Any], Any]] = {
+        "pitch": lambda v: v,
+        "instrument": as_text,
+        "velocity": lambda v: v,
+    }
+    hits = {
+        f: [norm(ex.note.get(f)) == norm(getattr(h, f)) for ex, h in zip(examples, hyps)]
+        for f, norm in fields.items()
+    }
+    for i, (ex, h) in enumerate(zip(examples, hyps)):
+        shares = {f"{f}_accuracy": [float(hits[f][i]), 1.0] for f in fields}
         r.record(ex, dict(ex.note), {f: getattr(h, f) for f in fields}, shares)
-    return [Metric(f"{f}_accuracy", share(f, norm), n) for f, norm in fields.items()]
+    return [Metric(f"{f}_accuracy", sum(hits[f]) / len(hyps), len(hyps)) for f in fields]
 
 
 _SCORERS: dict[str, Callable[[_Runner, list[Example]], list[Metric]]] = {
