@@ -24,6 +24,7 @@ from auricle.model import AudioLM, preset
 from auricle.train import prepare, setup
 from auricle.train.config import AUDIO_PARTS, available_recipes, load_recipe
 from auricle.train.distributed import DistInfo
+from auricle.train.encoder_cache import EncoderCache
 from auricle.train.freeze import apply_freezing
 from auricle.train.loop import Trainer, WarmupCosine, train
 from auricle.train.lora import add_lora, load_adapter, merge_lora
@@ -478,6 +479,32 @@ def test_cached_encoder_states_train_like_the_full_encoder(corpus: Path, tmp_pat
         assert torch.equal(before[name], after[name])
     assert not torch.equal(before["encoder.blocks.1.fc1.weight"], after["encoder.blocks.1.fc1.weight"])
     assert cached.losses == pytest.approx(plain.losses, rel=2e-3)
+
+
+def test_encoder_taps_train_from_cached_states_like_the_full_encoder(corpus: Path, tmp_path: Path) -> None:
+    """With a tap below the cached blocks, the cache carries it, training from the cache follows the
+    full encoder's loss curve, and the exported checkpoint reloads with its taps."""
+    base = [
+        "train.max_steps=3",
+        "log.save_every=0",
+        "data.augment.prob=0",
+        "model.overrides.encoder.tap_layers=[0]",
+    ]
+    frozen = "train.frozen=[encoder\\.conv1\\..*,encoder\\.conv2\\..*,encoder\\.positions,encoder\\.blocks\\.0\\..*]"
+    plain = train(load_recipe("tiny-test", _overrides(corpus, tmp_path / "plain", *base, frozen)))
+    recipe = load_recipe(
+        "tiny-test", _overrides(corpus, tmp_path / "cached", *base, "train.cached_encoder_layers=1")
+    )
+    trainer = Trainer(recipe, CPU)
+    cache = EncoderCache(tmp_path / "cached" / "encoder_cache")
+    d = trainer.model.cfg.encoder.d_model
+    assert next(iter(cache.entries)) and cache[next(iter(cache.entries))].states.shape[-1] == 2 * d
+    cached = trainer.run()
+    assert cached.losses == pytest.approx(plain.losses, rel=2e-3)
+    loaded = load_checkpoint(cached.model_dir).model
+    assert loaded.cfg.encoder.tap_layers == [0] and loaded.projector.in_features == 2 * d
+    want = trainer.model.state_dict()
+    assert all(torch.equal(t, want[k]) for k, t in loaded.state_dict().items())
 
 
 def test_prepare_builds_the_tokenizer_and_encoder_cache_and_trains_nothing(

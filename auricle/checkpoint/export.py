@@ -34,6 +34,11 @@ from auricle.model.audiolm import AudioLM
 def hf_state(model: AudioLM, audio_token_id: int) -> tuple[dict[str, torch.Tensor], bool]:
     """The model's tensors under Qwen2-Audio Hub names, and whether the LM head stays tied."""
     cfg = model.cfg
+    if cfg.encoder.tap_layers:
+        raise CheckpointError(
+            f"this model's projector reads encoder taps (encoder.tap_layers {cfg.encoder.tap_layers}), "
+            "which the Qwen2-Audio architecture cannot express; keep it in auricle's own layout"
+        )
     state = model_state(model)
     state["encoder.positions"] = model.encoder.positions.detach()  # a buffer in v1, a parameter in v2
     tied = cfg.text.tie_embeddings

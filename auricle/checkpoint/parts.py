@@ -5,7 +5,7 @@ a Hugging Face Qwen2 folder (``model_type: "qwen2"``), a Qwen v1 folder (``model
 or none: then ``llm_config`` describes a freshly initialised one. New parts start at the scale of
 the LLM's token embeddings, so the first audio frames do not swamp the text:
 
-* projector weight ~ N(0, (rms(E) / √d_enc)²), bias 0 — unit-variance encoder states map to rows
+* projector weight ~ N(0, (rms(E) / √d_in)²) (d_in its input width), bias 0 — unit-variance encoder states map to rows
   with the embeddings' RMS;
 * learned audio bos/eos rows (``audio_boundary="learned"``) ~ N(0, rms(E)²);
 * rows added by ``vocab_size`` (e.g. Qwen-7B's 151936 → Qwen-Audio's 155947 for the audio and
@@ -69,12 +69,16 @@ def _gen_ids(folder: Path | None) -> dict[str, Any]:
 def _init_new_parts(model: AudioLM, gen: torch.Generator) -> None:
     embed = model.text.embed.weight
     rms = float(embed.detach().float().pow(2).mean().sqrt())
-    d_enc = model.cfg.encoder.d_model
-    w = torch.randn(model.projector.weight.shape, generator=gen) * (rms / math.sqrt(d_enc))
+    d_in = model.projector.in_features  # d_model, times (1 + taps) with encoder taps
+    w = torch.randn(model.projector.weight.shape, generator=gen) * (rms / math.sqrt(d_in))
     assign(model, "projector.weight", w.to(embed))
     assign(model, "projector.bias", torch.zeros(model.projector.bias.shape).to(embed))
     if model.cfg.audio_boundary == "learned":
         assign(model, "audio_bos_eos.weight", (torch.randn(2, embed.shape[1], generator=gen) * rms).to(embed))
+    d = model.cfg.encoder.d_model
+    for i in range(len(model.encoder.tap_norms)):  # LayerNorms of encoder taps start as identity maps
+        assign(model, f"encoder.tap_norms.{i}.weight", torch.ones(d).to(embed))
+        assign(model, f"encoder.tap_norms.{i}.bias", torch.zeros(d).to(embed))
 
 
 def _grow_vocab(model: AudioLM, vocab_size: int, gen: torch.Generator) -> None:

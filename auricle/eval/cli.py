@@ -1,5 +1,6 @@
-"""`auricle eval`: score a model (``synthetic``: on a synthetic-corpus manifest, every task family) and
-compare two scorings of one manifest (``compare``: a paired bootstrap)."""
+"""`auricle eval`: score a model (``synthetic``: on a synthetic-corpus manifest, every task family),
+compare two scorings of one manifest (``compare``: a paired bootstrap) and probe the audio encoder's
+layers (``layers``: where a label lives)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,28 @@ def register(subparsers) -> None:
     c.add_argument("--seed", type=int, default=0, help="resampling seed (0)")
     c.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the rows as JSON")
     c.set_defaults(func=_compare)
+    lp = sub.add_parser(
+        "layers",
+        help="linear probes of the audio encoder's layers (where a label lives)",
+        description="For one label (voice type, prosody class, note pitch class …), fit a softmax "
+        "regression on each encoder layer's pooled states (mean and standard deviation over frames) "
+        "of training clips and print its accuracy on test clips, layer by layer: the evidence for "
+        "choosing encoder.tap_layers.",
+    )
+    lp.add_argument("checkpoint", metavar="CKPT", help="checkpoint folder (or shipped model name)")
+    lp.add_argument("--train", required=True, type=Path, help="manifest the probes are fitted on")
+    lp.add_argument("--test", required=True, type=Path, help="manifest the probes are scored on")
+    lp.add_argument(
+        "--target",
+        action="append",
+        required=True,
+        help="what to probe (repeatable): voice, prosody, scene, language, note-pitch-class, note-instrument",
+    )
+    lp.add_argument("--train-clips", type=int, default=1200, metavar="N", help="training clips drawn (1200)")
+    lp.add_argument("--seed", type=int, default=0, help="seed of the draw (0)")
+    lp.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA when available)")
+    lp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    lp.set_defaults(func=_layers)
     ev.set_defaults(func=lambda args: _help(ev))
 
 
@@ -108,6 +131,29 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(to_dict(diffs), indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _layers(args: argparse.Namespace) -> int:
+    import auricle
+    from auricle.errors import ConfigError
+    from auricle.eval.layers import TARGETS, probe_layers
+
+    unknown = [t for t in args.target if t not in TARGETS]
+    if unknown:
+        raise ConfigError(f"unknown probe target(s) {unknown}; choose from {sorted(TARGETS)}")
+    model = auricle.load(args.checkpoint, device=args.device, dtype="float32").engine.model
+    for target in args.target:
+        report = probe_layers(
+            model,
+            args.train,
+            args.test,
+            target,
+            train_clips=args.train_clips,
+            seed=args.seed,
+            progress=not args.no_progress,
+        )
+        print(report.to_markdown())
     return 0
 
 

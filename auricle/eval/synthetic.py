@@ -179,7 +179,7 @@ def load_examples(manifest: str | Path, *, limit_per_task: int | None = None) ->
         raise ConfigError(f"bad manifest {str(path)!r}: {e}") from e
     if not examples:
         raise ConfigError(f"manifest {str(path)!r} has no examples")
-    missing = sorted({p for ex in examples for p in ex.audio if not _resolve(path, p).is_file()})
+    missing = sorted({p for ex in examples for p in ex.audio if not resolve_audio_path(path, p).is_file()})
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise AudioError(
@@ -189,7 +189,8 @@ def load_examples(manifest: str | Path, *, limit_per_task: int | None = None) ->
     return examples
 
 
-def _resolve(manifest: Path, audio: str) -> Path:
+def resolve_audio_path(manifest: Path, audio: str) -> Path:
+    """An audio path of a manifest line: a relative one is relative to the manifest's folder."""
     p = Path(audio)
     return p if p.is_absolute() else manifest.parent / p
 
@@ -232,7 +233,7 @@ class _Runner:
         )
 
     def paths(self, examples: Sequence[Example]) -> list[str]:
-        return [str(_resolve(self.manifest, ex.audio[0])) for ex in examples]
+        return [str(resolve_audio_path(self.manifest, ex.audio[0])) for ex in examples]
 
     def run(self, fn: Callable[..., list], items: Sequence, *extra: Sequence, **kwargs: Any) -> list:
         """``fn(chunk, *extra_chunks, batch_size=…, **kwargs)`` over chunks of ``items``; the joined outputs."""

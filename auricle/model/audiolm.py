@@ -38,7 +38,7 @@ class AudioLM(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = AudioEncoder(cfg.encoder)
-        self.projector = nn.Linear(cfg.encoder.d_model, cfg.text.hidden_size)
+        self.projector = nn.Linear(cfg.encoder.pooled_dim, cfg.text.hidden_size)
         if cfg.audio_boundary == "learned":
             self.audio_bos_eos = nn.Embedding(2, cfg.text.hidden_size)
         self.text = TextModel(cfg.text)

@@ -39,6 +39,10 @@ class EncoderConfig:
     length_rule: str = "floor"  # mel frames counted: "floor" (v1) or "ceil" (v2)
     edge: str = "truncate"  # what conv2 sees past the last frame: "truncate" (v1) / "pad_frames" (v2)
     layer_norm_eps: float = 1e-5
+    # auricle's own option (empty in both official families): the states after these many blocks
+    # (0 = the conv front end) are pooled, normalised and concatenated to the top block's output,
+    # so the projector also sees the lower layers, where pitch and voice survive (docs/architecture.md)
+    tap_layers: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         _check_choice("encoder.positions", self.positions, ("sinusoid", "learned"))
@@ -46,6 +50,19 @@ class EncoderConfig:
         _check_choice("encoder.edge", self.edge, ("truncate", "pad_frames"))
         if self.d_model % self.n_heads:
             raise ConfigError(f"encoder.d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        self.tap_layers = list(self.tap_layers)
+        if self.tap_layers != sorted(set(self.tap_layers)) or any(
+            not isinstance(t, int) or not 0 <= t < self.n_layers for t in self.tap_layers
+        ):
+            raise ConfigError(
+                f"encoder.tap_layers {self.tap_layers} must be distinct block counts in increasing "
+                f"order, each in [0, {self.n_layers}) (the top block's output is always used)"
+            )
+
+    @property
+    def pooled_dim(self) -> int:
+        """Width of the pooled states the projector reads: d_model per tap plus the top block's."""
+        return self.d_model * (1 + len(self.tap_layers))
 
     @property
     def head_dim(self) -> int:

@@ -3,6 +3,12 @@
 log-mel [B, n_mels, T] ─► conv1 (k3) ─► GELU ─► conv2 (k3, stride 2) ─► GELU ─► + positions
         ─► n_layers × pre-LN (self-attention, MLP) ─► avg-pool 2 ─► LayerNorm ─► [B, C//2, d_model]
 
+With ``tap_layers`` (auricle's own option; empty for both official families) the states after
+those blocks are carried along beside the running state, pooled and normalised each with its own
+LayerNorm, and concatenated after the top block's: the output is [B, C//2, d_model·(1 + taps)].
+Between blocks a state tensor is [B, C, d_model·(1 + m)]: the running state, then the m taps
+already passed, in order — the form an encoder cache stores.
+
 The encoder runs on the real lengths of the batch (trimmed to its longest item, shorter items
 masked as keys), never on a padded 30 s input, and every item's output equals what the reference
 gives for that item alone:
@@ -98,6 +104,9 @@ class AudioEncoder(nn.Module):
             self.register_buffer("positions", table, persistent=False)
         self.blocks = nn.ModuleList(EncoderBlock(cfg) for _ in range(cfg.n_layers))
         self.final_norm = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+        self.tap_norms = nn.ModuleList(
+            nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps) for _ in cfg.tap_layers
+        )
 
     def hidden_states(
         self, mel: torch.Tensor, mel_frames: torch.Tensor, stop_layer: int | None = None
@@ -130,20 +139,35 @@ class AudioEncoder(nn.Module):
     def run_blocks(
         self, x: torch.Tensor, conv_len: torch.Tensor, start: int = 0, stop: int | None = None
     ) -> torch.Tensor:
-        """Blocks ``[start, stop)`` over states [B, C_max, d], masking keys past each item's length."""
+        """Blocks ``[start, stop)`` over states [B, C_max, d·(1 + taps passed)], masking keys past
+        each item's length; the states after each tap in ``[start, stop)`` are appended."""
         c_max = x.shape[1]
         key_mask = None
         if (conv_len != c_max).any():
             valid = torch.arange(c_max, device=x.device)[None, :] < conv_len[:, None]
             key_mask = valid[:, None, None, :]  # [B, 1, 1, C] bool, True = attend
-        for block in self.blocks[start:stop]:
-            x = block(x, key_mask)
-        return x
+        d = self.cfg.d_model
+        x, taps = x[..., :d], [x[..., d:]] if x.shape[-1] > d else []
+        stop = len(self.blocks) if stop is None else stop
+        for i in range(start, stop):
+            if i in self.cfg.tap_layers:
+                taps.append(x)
+            x = self.blocks[i](x, key_mask)
+        return torch.cat([x, *taps], dim=-1) if taps else x
 
     def pool(self, x: torch.Tensor, conv_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Average-pool pairs of positions and normalise: ([B, N_max, d], tokens per item [B])."""
+        """Average-pool pairs of positions and normalise: ([B, N_max, pooled_dim], tokens per item [B]).
+
+        ``x`` holds the top block's states and every tap's (:meth:`run_blocks`); each part has its
+        own LayerNorm.
+        """
         x = F.avg_pool1d(x.transpose(1, 2), kernel_size=2, stride=2).transpose(1, 2)
-        x = self.final_norm(x)
+        if self.tap_norms:
+            parts = x.split(self.cfg.d_model, dim=-1)
+            norms = [self.final_norm, *self.tap_norms]
+            x = torch.cat([norm(part) for norm, part in zip(norms, parts, strict=True)], dim=-1)
+        else:
+            x = self.final_norm(x)
         n_tokens = pooled_lengths(conv_len).clamp(min=0)
         return x[:, : int(n_tokens.max())], n_tokens
 

@@ -51,12 +51,14 @@ def frozen_parameter_patterns(layers: int) -> list[str]:
 
 
 def fingerprint(model: AudioLM, layers: int, precision: str = "fp32") -> str:
-    """Hash of the frozen weights (front end and the first ``layers`` blocks), of ``layers`` and of
-    the precision the states were computed in."""
+    """Hash of the frozen weights (front end and the first ``layers`` blocks), of ``layers``, of the
+    precision the states were computed in and of the encoder taps they carry."""
     if precision not in PRECISIONS:
         raise ConfigError(f"encoder cache precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     # fp32 adds nothing to the hash, so that caches built before the option existed stay valid
     tag = "" if precision == "fp32" else f";precision={precision}"
+    taps = [t for t in model.cfg.encoder.tap_layers if t < layers]  # the taps the states carry
+    tag += f";taps={taps}" if taps else ""
     h = hashlib.sha256(f"layers={layers};rule={model.cfg.encoder.length_rule}{tag}".encode())
     enc = model.encoder
     modules = [enc.conv1, enc.conv2, *enc.blocks[:layers]]

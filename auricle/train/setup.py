@@ -152,7 +152,11 @@ def build_model(recipe: Recipe, tokenizer: Tokenizer) -> AudioLM:
             audio_boundary=cfg.audio_boundary,
             prompt_style=cfg.prompt_style,
             vocab_size=vocab if m.match_tokenizer else None,
-            encoder_overrides={"length_rule": cfg.encoder.length_rule, "edge": cfg.encoder.edge},
+            encoder_overrides={
+                "length_rule": cfg.encoder.length_rule,
+                "edge": cfg.encoder.edge,
+                "tap_layers": cfg.encoder.tap_layers,
+            },
             seed=recipe.train.seed,
             **ids,
         )
