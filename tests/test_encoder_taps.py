@@ -92,3 +92,17 @@ def test_export_to_the_qwen2_audio_layout_refuses_taps(tmp_path) -> None:
 
     with pytest.raises(CheckpointError, match="tap_layers"):
         export_hf_qwen2_audio(_tapped([1]), tmp_path / "hf", audio_token_id=0)
+
+
+def test_saved_model_reloads_with_its_taps_and_info_names_them(tmp_path) -> None:
+    from auricle.checkpoint import load_checkpoint
+    from auricle.checkpoint.info import checkpoint_info, format_info
+    from auricle.checkpoint.save import save_checkpoint
+
+    model = _tapped([0, 2])
+    save_checkpoint(model, tmp_path / "ckpt")
+    loaded = load_checkpoint(tmp_path / "ckpt").model
+    assert loaded.cfg == model.cfg
+    want = model.state_dict()
+    assert all(torch.equal(t, want[k]) for k, t in loaded.state_dict().items())
+    assert "taps after blocks [0, 2]" in format_info(checkpoint_info(tmp_path / "ckpt"))

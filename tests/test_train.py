@@ -483,8 +483,10 @@ def test_cached_encoder_states_train_like_the_full_encoder(corpus: Path, tmp_pat
 
 def test_encoder_taps_train_from_cached_states_like_the_full_encoder(corpus: Path, tmp_path: Path) -> None:
     """With a tap below the cached blocks, the cache carries it, training from the cache follows the
-    full encoder's loss curve, and the exported checkpoint reloads with its taps."""
+    full encoder's loss curve (a CTC head on the pooled states, which include the tap, too), and the
+    exported checkpoint reloads with its taps."""
     base = [
+        "ctc.weight=0.3",
         "train.max_steps=3",
         "log.save_every=0",
         "data.augment.prob=0",
@@ -501,6 +503,8 @@ def test_encoder_taps_train_from_cached_states_like_the_full_encoder(corpus: Pat
     assert next(iter(cache.entries)) and cache[next(iter(cache.entries))].states.shape[-1] == 2 * d
     cached = trainer.run()
     assert cached.losses == pytest.approx(plain.losses, rel=2e-3)
+    logged = [json.loads(line) for line in (tmp_path / "cached" / "log.jsonl").read_text().splitlines()]
+    assert any("ctc_loss" in row for row in logged)
     loaded = load_checkpoint(cached.model_dir).model
     assert loaded.cfg.encoder.tap_layers == [0] and loaded.projector.in_features == 2 * d
     want = trainer.model.state_dict()

@@ -138,6 +138,7 @@ def format_info(info: CheckpointInfo) -> str:
         lines.append(
             f"encoder     {e['n_layers']} layers, d_model {e['d_model']}, {e['n_heads']} heads, ffn {e['ffn_dim']}, "
             f"{e['n_mels']} mels, positions {e['positions']}"
+            + (f", taps after blocks {e['tap_layers']}" if e.get("tap_layers") else "")
         )
         lines.append(
             f"text        {t['n_layers']} layers, hidden {t['hidden_size']}, {t['n_heads']} heads / "

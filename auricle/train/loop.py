@@ -109,7 +109,7 @@ class Trainer:
         self.cfg = model.cfg
         self.ctc_head = None
         if r.ctc.weight > 0:
-            width = self.cfg.encoder.d_model if r.ctc.input == "encoder" else self.cfg.text.hidden_size
+            width = self.cfg.encoder.pooled_dim if r.ctc.input == "encoder" else self.cfg.text.hidden_size
             self.ctc_head = CTCHead(width, ctc_classes(r.ctc.vocab, self.tokenizer))
             model.add_module("ctc_head", self.ctc_head)  # saved, sharded and optimised with the model
             self._audio_states: torch.Tensor | None = None
