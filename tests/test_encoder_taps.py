@@ -106,3 +106,19 @@ def test_saved_model_reloads_with_its_taps_and_info_names_them(tmp_path) -> None
     want = model.state_dict()
     assert all(torch.equal(t, want[k]) for k, t in loaded.state_dict().items())
     assert "taps after blocks [0, 2]" in format_info(checkpoint_info(tmp_path / "ckpt"))
+
+
+@pytest.mark.parametrize("taps", [[], [0, 2]])
+def test_pooled_output_of_the_whole_encoder_continues_to_the_same_embeddings(taps: list[int]) -> None:
+    """A pooled cache stores the whole encoder's average-pooled states (before the norms) and their
+    token counts; continuing from them gives the full encoder's audio embeddings."""
+    model = _tapped(taps)
+    mel, frames = _mel([200, 121, 64])
+    with torch.no_grad():
+        full = model.encode_audio(mel, frames)
+        states, conv_len = model.encoder.hidden_states(mel, frames)
+        pooled, tokens = model.encoder.pool_states(states, conv_len)
+        resumed = model.encode_audio_from(pooled, tokens, model.cfg.encoder.n_layers, pooled=True)
+    assert pooled.shape[-1] == model.cfg.encoder.pooled_dim
+    for a, b in zip(full, resumed, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

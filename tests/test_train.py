@@ -727,6 +727,35 @@ def test_encoder_cache_in_bf16_is_close_and_kept_apart_from_fp32(tmp_path: Path)
         ec.build_encoder_cache(model, files, folder, layers, precision="fp16", progress=False)
 
 
+def test_pooled_encoder_cache_halves_the_positions_and_trains_alike(corpus: Path, tmp_path: Path) -> None:
+    """``train.encoder_cache_pooled`` stores the whole frozen encoder's pooled output: half the
+    positions of the plain cache, the same loss curve (CTC frames included), never mixed up with it;
+    refused while blocks above the cache train."""
+    from auricle.train import encoder_cache as ec
+
+    base = ["ctc.weight=0.3", "train.max_steps=3", "log.save_every=0", "data.augment.prob=0"]
+    whole = "train.cached_encoder_layers=2"  # tiny-qwen-audio has 2 encoder blocks
+    plain = train(load_recipe("tiny-test", _overrides(corpus, tmp_path / "plain", *base, whole)))
+    pooled = train(
+        load_recipe(
+            "tiny-test",
+            _overrides(corpus, tmp_path / "pooled", *base, whole, "train.encoder_cache_pooled=true"),
+        )
+    )
+    assert pooled.losses == pytest.approx(plain.losses, rel=2e-3)
+    a, b = (
+        ec.EncoderCache(tmp_path / "plain" / "encoder_cache"),
+        ec.EncoderCache(tmp_path / "pooled" / "encoder_cache"),
+    )
+    assert b.pooled and not a.pooled and a.fingerprint != b.fingerprint
+    for path in a.entries:
+        c, n = a[path].states.shape[0], b[path].states.shape[0]
+        assert n == (c - 2) // 2 + 1 and b[path].pooled
+    model, files = _tiny_model_and_noise_clips(tmp_path, seed=4)
+    with pytest.raises(ConfigError, match="whole encoder frozen"):
+        ec.build_encoder_cache(model, files, tmp_path / "bad", 1, pooled=True, progress=False)
+
+
 def test_compiled_blocks_train_like_eager_ones(corpus: Path, tmp_path: Path) -> None:
     """``train.compile=true`` (the auricle-small recipes' setting) gives the eager loss curve; without
     a C++ compiler it says so and trains eager instead of failing."""

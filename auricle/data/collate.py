@@ -52,6 +52,7 @@ class Batch:
     ctc_audio: torch.Tensor | None = None  # [K] long, rows of `mel`
     encoder_states: torch.Tensor | None = None  # [A, C_max, d] cached states (see encoder_cache)
     encoder_lengths: torch.Tensor | None = None  # [A] long, valid positions of each
+    encoder_pooled: bool = False  # the states are the whole encoder's pooled output (lengths: tokens)
     positions: torch.Tensor | None = None  # [B, S] long, set when a row is packed
     branches: torch.Tensor | None = None  # [B, S] long, 0 = shared prefix, k = k-th continuation
     rows: list[int] | None = None  # row of each example (None: example i is row i)
@@ -61,13 +62,14 @@ class Batch:
         states) and, when rows are packed, its positions and branches."""
         packed = {"positions": self.positions, "branches": self.branches} if self.branches is not None else {}
         if self.encoder_states is not None:
-            return {"encoder_states": (self.encoder_states, self.encoder_lengths, start_layer), **packed}
+            states = (self.encoder_states, self.encoder_lengths, start_layer, self.encoder_pooled)
+            return {"encoder_states": states, **packed}
         return {"mel": self.mel, "mel_frames": self.mel_frames, **packed}
 
     def audio_token_lengths(self, n_ctx: int) -> torch.Tensor:
         """Audio tokens per audio [A] (what the encoder gives each, before learned bos/eos rows)."""
         if self.encoder_states is not None:
-            return pooled_lengths(self.encoder_lengths)
+            return self.encoder_lengths if self.encoder_pooled else pooled_lengths(self.encoder_lengths)
         return pooled_lengths(conv_lengths(self.mel_frames.to(torch.long), n_ctx))
 
     @property
@@ -172,6 +174,7 @@ class Collator:
             mel_frames=frames,
             encoder_states=states,
             encoder_lengths=lengths,
+            encoder_pooled=states is not None and audios[0].pooled,
             prompt_lengths=[it.prompt_length for it in items],
             ids=[it.id for it in items],
             tasks=[it.task for it in items],

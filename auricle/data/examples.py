@@ -33,8 +33,9 @@ class CachedAudio:
     count, so token counts are computed exactly as for the waveform.
     """
 
-    states: Any  # torch.Tensor [C, d_model]
+    states: Any  # torch.Tensor [C, d_model·(1 + taps)], or [N tokens, …] when pooled
     num_samples: int
+    pooled: bool = False  # the whole encoder's average-pooled output, not yet normalised
 
     def __len__(self) -> int:
         return self.num_samples

@@ -64,10 +64,11 @@ class AudioLM(nn.Module):
         return self.project_audio(*self.encoder(mel, mel_frames))
 
     def encode_audio_from(
-        self, states: torch.Tensor, conv_len: torch.Tensor, start_layer: int
+        self, states: torch.Tensor, lengths: torch.Tensor, start_layer: int, pooled: bool = False
     ) -> list[torch.Tensor]:
-        """:meth:`encode_audio` continuing from cached encoder states after block ``start_layer - 1``."""
-        return self.project_audio(*self.encoder.forward_from(states, conv_len, start_layer))
+        """:meth:`encode_audio` continuing from cached encoder states after block ``start_layer - 1``
+        (``pooled``: the whole encoder's average-pooled output, see :meth:`AudioEncoder.forward_from`)."""
+        return self.project_audio(*self.encoder.forward_from(states, lengths, start_layer, pooled))
 
     def project_audio(self, states: torch.Tensor, n_tokens: torch.Tensor) -> list[torch.Tensor]:
         """Project pooled encoder states into the LLM and add learned bos/eos rows where used."""
@@ -150,7 +151,7 @@ class AudioLM(nn.Module):
         cache_pos: int = 0,
         ntk_alpha: torch.Tensor | None = None,
         last_only: bool = False,
-        encoder_states: tuple[torch.Tensor, torch.Tensor, int] | None = None,
+        encoder_states: tuple[torch.Tensor, torch.Tensor, int, bool] | None = None,
         logit_rows: torch.Tensor | None = None,
         branches: torch.Tensor | None = None,
     ) -> torch.Tensor:
@@ -163,8 +164,9 @@ class AudioLM(nn.Module):
         ``attention_mask`` [B, cache_pos + S] marks real tokens (1) and padding (0) over the cache and
         the new tokens; ``positions`` default to ``cumsum(mask) - 1`` (left padding handled).
         ``mel``/``mel_frames`` give the audios of the prompt in row-major span order (prefill only).
-        ``encoder_states`` = (states [A, C_max, d], conv lengths [A], start layer) replaces them with
-        encoder states cached after the frozen blocks ``[0, start layer)`` (training on a CPU).
+        ``encoder_states`` = (states [A, C_max, d], conv lengths [A], start layer, pooled) replaces them
+        with encoder states cached after the frozen blocks ``[0, start layer)`` (training on a CPU;
+        pooled: the whole encoder's pooled output and its token counts).
         ``branches`` [B, S] packs continuations of one shared prefix into a row (training; see
         :class:`auricle.data.collate.Collator`): pass their ``positions`` too.
         """

@@ -156,20 +156,23 @@ class AudioEncoder(nn.Module):
         return torch.cat([x, *taps], dim=-1) if taps else x
 
     def pool(self, x: torch.Tensor, conv_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Average-pool pairs of positions and normalise: ([B, N_max, pooled_dim], tokens per item [B]).
+        """Average-pool pairs of positions and normalise: ([B, N_max, pooled_dim], tokens per item [B])."""
+        x, n_tokens = self.pool_states(x, conv_len)
+        return self.normalise(x), n_tokens
 
-        ``x`` holds the top block's states and every tap's (:meth:`run_blocks`); each part has its
-        own LayerNorm.
-        """
+    def pool_states(self, x: torch.Tensor, conv_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Average-pool pairs of positions, before the norms: ([B, N_max, width of x], tokens [B])."""
         x = F.avg_pool1d(x.transpose(1, 2), kernel_size=2, stride=2).transpose(1, 2)
-        if self.tap_norms:
-            parts = x.split(self.cfg.d_model, dim=-1)
-            norms = [self.final_norm, *self.tap_norms]
-            x = torch.cat([norm(part) for norm, part in zip(norms, parts, strict=True)], dim=-1)
-        else:
-            x = self.final_norm(x)
         n_tokens = pooled_lengths(conv_len).clamp(min=0)
         return x[:, : int(n_tokens.max())], n_tokens
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """The final LayerNorm of pooled states; with taps, each tap's part gets its own LayerNorm."""
+        if not self.tap_norms:
+            return self.final_norm(x)
+        parts = x.split(self.cfg.d_model, dim=-1)
+        norms = [self.final_norm, *self.tap_norms]
+        return torch.cat([norm(part) for norm, part in zip(norms, parts, strict=True)], dim=-1)
 
     def forward(self, mel: torch.Tensor, mel_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode a batch: (pooled and normalised states [B, N_max, d_model], tokens per item [B])."""
@@ -177,7 +180,13 @@ class AudioEncoder(nn.Module):
         return self.pool(x, conv_len)
 
     def forward_from(
-        self, states: torch.Tensor, conv_len: torch.Tensor, start_layer: int
+        self, states: torch.Tensor, lengths: torch.Tensor, start_layer: int, pooled: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Like :meth:`forward`, continuing from states after block ``start_layer - 1`` (a cache)."""
-        return self.pool(self.run_blocks(states, conv_len, start_layer), conv_len)
+        """Like :meth:`forward`, continuing from states after block ``start_layer - 1`` (a cache).
+
+        ``lengths`` are the conv lengths of ``states``; with ``pooled`` the states are the whole
+        encoder's output already average-pooled (not yet normalised) and ``lengths`` their tokens.
+        """
+        if pooled:
+            return self.normalise(states), lengths
+        return self.pool(self.run_blocks(states, lengths, start_layer), lengths)

@@ -112,6 +112,9 @@ class TrainSection:
     # precision of the frozen blocks while the cache is built: bf16 autocast is ≈ 3× faster on a CPU
     # with AMX, its states ≈ 4% off the fp32 ones (docs/training.md); part of the cache's fingerprint
     encoder_cache_precision: Literal["fp32", "bf16"] = "fp32"
+    # with the whole encoder cached: store its output after the average pool (half the positions:
+    # half the disk and reads); part of the fingerprint
+    encoder_cache_pooled: bool = False
     trainable: list[str] = field(default_factory=lambda: list(AUDIO_PARTS))  # regexes of trained parameters
     frozen: list[str] = field(default_factory=list)  # regexes frozen even if `trainable` matches
 

@@ -50,15 +50,16 @@ def frozen_parameter_patterns(layers: int) -> list[str]:
     return pats + ([rf"encoder\.blocks\.({blocks})\..*"] if layers else [])
 
 
-def fingerprint(model: AudioLM, layers: int, precision: str = "fp32") -> str:
+def fingerprint(model: AudioLM, layers: int, precision: str = "fp32", pooled: bool = False) -> str:
     """Hash of the frozen weights (front end and the first ``layers`` blocks), of ``layers``, of the
-    precision the states were computed in and of the encoder taps they carry."""
+    precision the states were computed in, of the encoder taps they carry and of their pooling."""
     if precision not in PRECISIONS:
         raise ConfigError(f"encoder cache precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     # fp32 adds nothing to the hash, so that caches built before the option existed stay valid
     tag = "" if precision == "fp32" else f";precision={precision}"
     taps = [t for t in model.cfg.encoder.tap_layers if t < layers]  # the taps the states carry
     tag += f";taps={taps}" if taps else ""
+    tag += ";pooled" if pooled else ""
     h = hashlib.sha256(f"layers={layers};rule={model.cfg.encoder.length_rule}{tag}".encode())
     enc = model.encoder
     modules = [enc.conv1, enc.conv2, *enc.blocks[:layers]]
@@ -78,6 +79,7 @@ class EncoderCache:
         meta = json.loads((self.folder / INDEX).read_text())
         self.layers: int = meta["layers"]
         self.fingerprint: str = meta["fingerprint"]
+        self.pooled: bool = meta.get("pooled", False)  # states pooled by the encoder's average pool
         # path -> [shard, key, num_samples, digest, size, mtime_ns] (older caches lack the last two)
         self.entries: dict[str, list] = meta["entries"]
         self._open: dict[str, object] = {}
@@ -94,7 +96,7 @@ class EncoderCache:
         shard, name, num_samples = self.entries[key][:3]
         if shard not in self._open:  # opened lazily, so DataLoader workers each open their own
             self._open[shard] = safe_open(str(self.folder / shard), framework="pt")
-        return CachedAudio(self._open[shard].get_tensor(name), int(num_samples))
+        return CachedAudio(self._open[shard].get_tensor(name), int(num_samples), self.pooled)
 
 
 @torch.no_grad()
@@ -106,6 +108,7 @@ def build_encoder_cache(
     *,
     batch_size: int = 8,
     precision: str = "fp32",
+    pooled: bool = False,
     progress: bool = True,
 ) -> EncoderCache:
     """Compute the states after ``layers`` frozen blocks for every path, reusing up-to-date ones.
@@ -114,10 +117,16 @@ def build_encoder_cache(
     (fingerprint) and the file's bytes are unchanged (digest, recomputed only when the file's size
     or modification time moved); the rest are computed into new shards. ``precision="bf16"`` runs
     the frozen blocks under bf16 autocast (faster where the hardware has bf16 units; the states
-    are stored in float16 either way).
+    are stored in float16 either way). ``pooled`` (only with the whole encoder frozen) stores its
+    output after the average pool, before the norms: half the positions, so half the disk and reads.
     """
+    if pooled and layers != model.cfg.encoder.n_layers:
+        raise ConfigError(
+            f"a pooled encoder cache needs the whole encoder frozen (cached_encoder_layers = "
+            f"{model.cfg.encoder.n_layers}), got {layers}: blocks that train must see unpooled states"
+        )
     folder = Path(folder)
-    fp = fingerprint(model, layers, precision)
+    fp = fingerprint(model, layers, precision, pooled)
     paths = sorted({str(Path(p).resolve()) for p in audio_paths})
     cache = EncoderCache(folder) if (folder / INDEX).is_file() else None
     usable = cache is not None and cache.fingerprint == fp and cache.layers == layers
@@ -136,7 +145,7 @@ def build_encoder_cache(
     if len(entries) == len(paths):
         merged = {**known, **entries}  # entries of files outside this corpus stay, as do their shards
         if merged != known:  # same states, new file times (or an index from before they were kept)
-            _write_index(folder, layers, fp, merged)
+            _write_index(folder, layers, fp, merged, pooled)
         return EncoderCache(folder)
     if not entries:  # nothing reusable: free the disk before computing
         _remove_shards_except(folder, keep=set())
@@ -160,8 +169,10 @@ def build_encoder_cache(
         mel = log_mel(audios, cfg.n_mels, device=device)
         frames = audio_token_count(mel.num_samples, cfg.length_rule).mel_frames
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            states, conv_len = model.encoder.hidden_states(mel.features, frames.to(device), stop_layer=layers)
-        for p, a, s, c in zip(chunk, audios, states, conv_len.tolist()):
+            states, lengths = model.encoder.hidden_states(mel.features, frames.to(device), stop_layer=layers)
+            if pooled:
+                states, lengths = model.encoder.pool_states(states.float(), lengths)
+        for p, a, s, c in zip(chunk, audios, states, lengths.tolist()):
             name = f"a{len(shard_tensors)}"
             shard_tensors[name] = s[:c].to(torch.float16).contiguous().cpu()
             entries[p] = [SHARD.format(shard_id), name, len(a), digests[p], *stats[p]]
@@ -171,7 +182,7 @@ def build_encoder_cache(
         bar.update(len(chunk))
     bar.close()
     model.train(was_training)
-    _write_index(folder, layers, fp, entries)  # only once every shard is written
+    _write_index(folder, layers, fp, entries, pooled)  # only once every shard is written
     # shards whose clips all left the corpus (or changed) are no longer referenced: delete them
     _remove_shards_except(folder, keep={e[0] for e in entries.values()})
     return EncoderCache(folder)
@@ -189,9 +200,10 @@ def _stat(path: str) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _write_index(folder: Path, layers: int, fp: str, entries: dict[str, list]) -> None:
+def _write_index(folder: Path, layers: int, fp: str, entries: dict[str, list], pooled: bool) -> None:
     tmp = folder / (INDEX + ".tmp")
-    tmp.write_text(json.dumps({"layers": layers, "fingerprint": fp, "entries": entries}))
+    meta = {"layers": layers, "fingerprint": fp, "pooled": pooled, "entries": entries}
+    tmp.write_text(json.dumps(meta))
     os.replace(tmp, folder / INDEX)
 
 

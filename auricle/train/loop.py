@@ -159,6 +159,7 @@ class Trainer:
                 folder,
                 r.train.cached_encoder_layers,
                 precision=r.train.encoder_cache_precision,
+                pooled=r.train.encoder_cache_pooled,
                 progress=r.log.progress,
             )
         barrier(self.info)
