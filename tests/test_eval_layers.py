@@ -38,11 +38,29 @@ def test_a_label_the_audio_carries_is_read_from_the_front_end(tmp_path: Path) ->
     model = AudioLM(preset("tiny-qwen-audio")).eval()
     train = _tone_manifest(tmp_path, "train", 24, seed=0)
     test = _tone_manifest(tmp_path, "test", 10, seed=1)
-    report = probe_layers(model, train, test, "scene", train_clips=20, progress=False)
+    [report] = probe_layers(model, train, test, ["scene"], train_clips=20, progress=False)
     assert (report.train_clips, report.test_clips, report.classes) == (20, 10, 2)
     assert len(report.accuracies) == model.cfg.encoder.n_layers + 1
     assert report.accuracies[0] == 1.0
     assert "| accuracy | 100.0 |" in report.to_markdown()
+
+
+def test_targets_of_one_task_share_one_pass_through_the_encoder(tmp_path: Path, monkeypatch) -> None:
+    from auricle.eval import layers
+
+    torch.manual_seed(0)
+    model = AudioLM(preset("tiny-qwen-audio")).eval()
+    train = _tone_manifest(tmp_path, "train", 12, seed=0)
+    test = _tone_manifest(tmp_path, "test", 4, seed=1)
+    calls: list[int] = []
+    features = layers.pooled_layer_features
+    monkeypatch.setattr(
+        layers,
+        "pooled_layer_features",
+        lambda m, paths, **kw: calls.append(len(paths)) or features(m, paths, **kw),
+    )
+    reports = layers.probe_layers(model, train, test, ["scene", "scene"], progress=False)
+    assert calls == [12, 4] and reports[0] == reports[1]
 
 
 def test_probe_accuracy_is_chance_on_noise_and_unseen_test_labels_are_errors() -> None:
@@ -61,9 +79,9 @@ def test_unknown_target_and_missing_task_are_clear_errors(tmp_path: Path) -> Non
     model = AudioLM(preset("tiny-qwen-audio")).eval()
     train = _tone_manifest(tmp_path, "train", 2, seed=0)
     with pytest.raises(ConfigError, match="unknown probe target"):
-        probe_layers(model, train, train, "timbre", progress=False)
+        probe_layers(model, train, train, ["timbre"], progress=False)
     with pytest.raises(ConfigError, match="'vocal' examples"):
-        probe_layers(model, train, train, "voice", progress=False)
+        probe_layers(model, train, train, ["voice"], progress=False)
 
 
 def test_cli_prints_one_table_per_target(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

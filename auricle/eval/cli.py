@@ -49,8 +49,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="also give WER/CER per kind of synthetic sentence (parallel, carrier, list)",
     )
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA when available)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_device_and_progress(p)
     p.set_defaults(func=_synthetic)
 
     c = sub.add_parser(
@@ -85,10 +84,15 @@ def register(subparsers) -> None:
     )
     lp.add_argument("--train-clips", type=int, default=1200, metavar="N", help="training clips drawn (1200)")
     lp.add_argument("--seed", type=int, default=0, help="seed of the draw (0)")
-    lp.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA when available)")
-    lp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_device_and_progress(lp)
     lp.set_defaults(func=_layers)
     ev.set_defaults(func=lambda args: _help(ev))
+
+
+def _add_device_and_progress(parser: argparse.ArgumentParser) -> None:
+    """The options of every sub-command that runs a model: its device and the progress bar."""
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _synthetic(args: argparse.Namespace) -> int:
@@ -136,24 +140,20 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _layers(args: argparse.Namespace) -> int:
     import auricle
-    from auricle.errors import ConfigError
-    from auricle.eval.layers import TARGETS, probe_layers
+    from auricle.eval.layers import check_targets, probe_layers
 
-    unknown = [t for t in args.target if t not in TARGETS]
-    if unknown:
-        raise ConfigError(f"unknown probe target(s) {unknown}; choose from {sorted(TARGETS)}")
+    check_targets(args.target)  # before the model loads
     model = auricle.load(args.checkpoint, device=args.device, dtype="float32").engine.model
-    for target in args.target:
-        report = probe_layers(
-            model,
-            args.train,
-            args.test,
-            target,
-            train_clips=args.train_clips,
-            seed=args.seed,
-            progress=not args.no_progress,
-        )
-        print(report.to_markdown())
+    reports = probe_layers(
+        model,
+        args.train,
+        args.test,
+        args.target,
+        train_clips=args.train_clips,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    print("\n".join(r.to_markdown() for r in reports), end="")
     return 0
 
 

@@ -109,43 +109,58 @@ def linear_probe_accuracy(
         return float(((x_test @ weight + bias).argmax(-1) == y_test).float().mean())
 
 
+def check_targets(targets: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` naming the targets that are not keys of :data:`TARGETS`."""
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:
+        raise ConfigError(f"unknown probe target(s) {unknown}; choose from {sorted(TARGETS)}")
+
+
 def probe_layers(
     model: AudioLM,
     train_manifest: str | Path,
     test_manifest: str | Path,
-    target: str,
+    targets: Sequence[str],
     *,
     train_clips: int = 1200,
     seed: int = 0,
     progress: bool = True,
-) -> LayerProbeReport:
-    """Probe every encoder layer for ``target`` (a key of :data:`TARGETS`) on the manifests' clips.
+) -> list[LayerProbeReport]:
+    """Probe every encoder layer for each of ``targets`` (keys of :data:`TARGETS`); one report each.
 
-    ``train_clips`` examples of the target's task are drawn from ``train_manifest`` with ``seed``;
+    ``train_clips`` examples of a target's task are drawn from ``train_manifest`` with ``seed``;
     every such example of ``test_manifest`` is scored. Test labels never seen in training count as
-    errors.
+    errors. Each manifest is read once, and the clips of one task go through the encoder once
+    however many of its targets are probed.
     """
-    if target not in TARGETS:
-        raise ConfigError(f"unknown probe target {target!r}; choose one of {sorted(TARGETS)}")
-    task, label_of = TARGETS[target]
-    train = [ex for ex in load_examples(train_manifest) if ex.task == task]
-    test = [ex for ex in load_examples(test_manifest) if ex.task == task]
-    if not train or not test:
-        raise ConfigError(f"probe {target!r} needs {task!r} examples in both manifests")
-    random.Random(seed).shuffle(train)
-    train = train[:train_clips]
-    labels = sorted({str(label_of(ex)) for ex in train})
-    index = {label: i for i, label in enumerate(labels)}
-    y_train = torch.tensor([index[str(label_of(ex))] for ex in train])
-    y_test = torch.tensor([index.get(str(label_of(ex)), -1) for ex in test])
-    x_train = pooled_layer_features(
-        model, [resolve_audio_path(Path(train_manifest), ex.audio[0]) for ex in train], progress=progress
-    )
-    x_test = pooled_layer_features(
-        model, [resolve_audio_path(Path(test_manifest), ex.audio[0]) for ex in test], progress=progress
-    )
-    accuracies = [
-        linear_probe_accuracy(x_train[:, k], y_train, x_test[:, k], y_test, len(labels))
-        for k in range(x_train.shape[1])
-    ]
-    return LayerProbeReport(target, len(train), len(test), len(labels), accuracies)
+    check_targets(targets)
+    train_all, test_all = load_examples(train_manifest), load_examples(test_manifest)
+    by_task: dict[str, tuple[list[Example], list[Example], torch.Tensor, torch.Tensor]] = {}
+    reports = []
+    for target in targets:
+        task, label_of = TARGETS[target]
+        if task not in by_task:
+            train = [ex for ex in train_all if ex.task == task]
+            test = [ex for ex in test_all if ex.task == task]
+            if not train or not test:
+                raise ConfigError(f"probe {target!r} needs {task!r} examples in both manifests")
+            random.Random(seed).shuffle(train)
+            train = train[:train_clips]
+            x_train, x_test = (
+                pooled_layer_features(
+                    model, [resolve_audio_path(Path(m), ex.audio[0]) for ex in exs], progress=progress
+                )
+                for m, exs in ((train_manifest, train), (test_manifest, test))
+            )
+            by_task[task] = (train, test, x_train, x_test)
+        train, test, x_train, x_test = by_task[task]
+        labels = sorted({str(label_of(ex)) for ex in train})
+        index = {label: i for i, label in enumerate(labels)}
+        y_train = torch.tensor([index[str(label_of(ex))] for ex in train])
+        y_test = torch.tensor([index.get(str(label_of(ex)), -1) for ex in test])
+        accuracies = [
+            linear_probe_accuracy(x_train[:, k], y_train, x_test[:, k], y_test, len(labels))
+            for k in range(x_train.shape[1])
+        ]
+        reports.append(LayerProbeReport(target, len(train), len(test), len(labels), accuracies))
+    return reports
