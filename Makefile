@@ -27,8 +27,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check auricle tests bench
 
 # Regenerate the synthetic corpus, retrain auricle-small (stage 1, stage 2) and package it into
-# auricle/weights/auricle-small; about 2 h 40 min on a 2-core CPU with AMX (stage 1: 3,400 compiled
-# steps of 12,288 positions in about 1 h 45 min, in a process of its own after --prepare;
+# auricle/weights/auricle-small; about 2 h 25 min on a 2-core CPU with AMX (stage 1: 3,100 compiled
+# steps of 12,288 positions in about 1 h 40 min, in a process of its own after --prepare;
 # docs/model-card.md).
 train-small: $(STAMP)
 	$(BIN)/auricle data synth --out runs/corpus-general --hours 24 --seed 1 --jobs 2 --languages en,zh,de,fr,es,it
