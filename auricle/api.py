@@ -265,8 +265,10 @@ class AudioModel:
         and flagged ``Word.repaired``). ``itn`` asks for inverse text normalisation ("twenty" → "20").
         Decoding is greedy, or a beam search with ``beam_size`` beams (default: the model's, set at
         :func:`load`); a window whose text compresses more than ``compression_ratio_threshold``
-        (a loop) is decoded again by seeded sampling at each further ``temperature`` in turn, as
-        Whisper does (``temperature=0`` or ``compression_ratio_threshold=None``: no fallback).
+        (a loop), or runs on past 32 + 20 tokens per second of its audio (30 with word timestamps;
+        no such limit when the model was loaded with ``max_new_tokens``), is decoded again by
+        seeded sampling at each further ``temperature`` in turn, as Whisper does for loops
+        (``temperature=0``: no fallback; ``compression_ratio_threshold=None``: only the run-on test).
         With ``word_timestamps`` and greedy decoding, each chosen timestamp becomes the expected time
         of the model's timestamp distribution within ± ``timestamp_window`` centiseconds of it
         (0: the most likely timestamp; docs/generation.md).

@@ -13,9 +13,11 @@ from test_tasks_fakes import ScriptedEngine, noise, prompt_text_of
 
 from auricle.api import AudioModel, _model_folder, load
 from auricle.errors import AudioError, CheckpointError, ConfigError, PromptError
+from auricle.generate import GenerationConfig
 from auricle.prompt.encode import encode_prompt
 from auricle.prompt.tags import task_prompt
-from auricle.tasks.fallback import compression_ratio
+from auricle.tasks.engine import Request
+from auricle.tasks.fallback import compression_ratio, generate_with_fallback
 from auricle.tasks.results import (
     Answer,
     Caption,
@@ -25,7 +27,12 @@ from auricle.tasks.results import (
     NoteAnalysis,
     Transcription,
 )
-from auricle.tasks.transcribe import TIMESTAMP_WINDOW
+from auricle.tasks.transcribe import (
+    TIMESTAMP_WINDOW,
+    WINDOW_TIMESTAMP_TOKENS_PER_SECOND,
+    WINDOW_TOKENS_BASE,
+    WINDOW_TOKENS_PER_SECOND,
+)
 
 
 def model_with(reply, **kw) -> tuple[AudioModel, ScriptedEngine]:
@@ -332,16 +339,63 @@ def test_transcribe_falls_back_to_sampling_when_the_text_loops():
 
 def test_fallback_keeps_the_least_repetitive_attempt_and_can_be_turned_off():
     loops = ["la " * 60, "la " * 20 + "do re mi", "la " * 80]
+    long_clip = noise(12.0)  # room for every loop below its window's token limit
     model, engine = model_with(list(loops))
-    out = model.transcribe(noise(2.0), language="en", temperature=(0.0, 0.5, 1.0))
+    out = model.transcribe(long_clip, language="en", temperature=(0.0, 0.5, 1.0))
     assert out.text == loops[1].strip() and len(engine.configs) == 3
     model, engine = model_with(list(loops))
-    assert model.transcribe(noise(2.0), language="en", temperature=0).text == loops[0].strip()
+    assert model.transcribe(long_clip, language="en", temperature=0).text == loops[0].strip()
     model, engine = model_with(list(loops))
-    model.translate(noise(2.0), language="en", to="de", compression_ratio_threshold=None)
+    model.translate(long_clip, language="en", to="de", compression_ratio_threshold=None)
     assert len(engine.configs) == 1
     with pytest.raises(ConfigError, match="temperature"):
         model.transcribe(noise(2.0), language="en", temperature=(0.0, -1.0))
+
+
+def _words(n: int, seed: int = 0) -> str:
+    """n different made-up words: a long text that does not repeat itself."""
+    rng = np.random.default_rng(seed)
+    return " ".join(
+        "".join(rng.choice(list("bcdfghklmnprstvz")) + rng.choice(list("aeiou")) for _ in range(3))
+        for _ in range(n)
+    )
+
+
+def test_a_window_that_runs_on_past_its_audio_is_cut_and_decoded_again():
+    run_on = _words(60)  # about 420 tokens of text for 1 s of audio: more than it can hold
+    assert compression_ratio(run_on) < 2.4  # not a loop: only the length gives it away
+    model, engine = model_with([run_on, "a short answer"])
+    assert model.transcribe(noise(1.0), language="en").text == "a short answer"
+    limit = WINDOW_TOKENS_BASE + math.ceil(WINDOW_TOKENS_PER_SECOND * 1.0)
+    assert [(c.max_new_tokens, c.do_sample) for c in engine.configs] == [(limit, False), (limit, True)]
+
+    # every attempt runs on: the text is cut at the limit (what a decoder stopped there would give)
+    model, engine = model_with(lambda request: run_on)
+    out = model.transcribe(noise(1.0), language="en", temperature=(0.0, 0.5))
+    assert len(engine.configs) == 2 and run_on.startswith(out.text) and 0 < len(out.text) < len(run_on)
+
+    # with word timestamps a second holds more tokens; greedy only: cut, no second attempt
+    model, engine = model_with(lambda request: run_on)
+    model.transcribe(noise(1.0), language="en", word_timestamps=True, temperature=0)
+    limit = WINDOW_TOKENS_BASE + math.ceil(WINDOW_TIMESTAMP_TOKENS_PER_SECOND * 1.0)
+    assert [c.max_new_tokens for c in engine.configs] == [limit]
+
+
+def test_an_explicit_max_new_tokens_replaces_the_per_window_limits():
+    run_on = _words(60)
+    engine = ScriptedEngine([run_on, "a short answer"])
+    model = AudioModel(engine, max_new_tokens=1000)
+    assert model.transcribe(noise(1.0), language="en").text == run_on
+    assert [c.max_new_tokens for c in engine.configs] == [1000]
+
+
+def test_token_limits_must_match_the_requests():
+    engine = ScriptedEngine("x")
+    request = Request(["hi"], [])
+    with pytest.raises(ConfigError, match="token_limits"):
+        generate_with_fallback(engine, [request], GenerationConfig(max_new_tokens=8), token_limits=[4, 4])
+    with pytest.raises(ConfigError, match="token_limits"):
+        generate_with_fallback(engine, [request], GenerationConfig(max_new_tokens=8), token_limits=[0])
 
 
 def test_compression_ratio_tells_loops_from_sentences():

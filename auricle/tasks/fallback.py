@@ -1,11 +1,13 @@
 """Temperature fallback for speech to text, as Whisper does it: decode greedily, and where a window's
-text repeats itself (its gzip compression ratio is above a threshold: a decoding loop), decode that
-window again by sampling at the next temperature, until the text passes or the temperatures run
-out. Sampling is seeded (the attempt number), so a run is reproducible.
+text repeats itself (its gzip compression ratio is above a threshold: a decoding loop) or runs on
+past the tokens its audio can hold (auricle's own test, with per-window limits), decode that window
+again by sampling at the next temperature, until the text passes or the temperatures run out.
+Sampling is seeded (the attempt number), so a run is reproducible.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Sequence
 
@@ -42,24 +44,59 @@ def generate_with_fallback(
     *,
     temperature: float | Sequence[float] = DEFAULT_TEMPERATURES,
     compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
+    token_limits: Sequence[int] | None = None,
 ) -> list[GenerationResult]:
-    """One result per request; requests whose text fails the threshold are decoded again at the next
-    temperature. If every temperature fails, the attempt with the lowest compression ratio is kept."""
+    """One result per request; requests whose text fails are decoded again at the next temperature.
+
+    A text fails when it compresses more than ``compression_ratio_threshold`` or, with
+    ``token_limits`` (one per request), when it reaches its request's limit without stopping: a
+    window that runs on past what its audio can hold. Results are cut at their limit (what a decoder
+    stopped there would have produced). If every temperature fails, the attempt that stopped by
+    itself, and among those the one with the lowest compression ratio, is kept.
+    """
     temps = temperatures_of(temperature)
-    results = engine.generate(requests, _at(config, temps[0], 0))
-    if compression_ratio_threshold is None or len(temps) == 1:
-        return results  # nothing to fall back to: no ratios needed
-    ratios = [_ratio(engine, r) for r in results]
+    if token_limits is not None:
+        if len(token_limits) != len(requests) or any(n < 1 for n in token_limits):
+            raise ConfigError("token_limits needs one limit >= 1 per request")
+        if token_limits:
+            config = config.replace(max_new_tokens=min(config.max_new_tokens, max(token_limits)))
+    limits = list(token_limits) if token_limits is not None else [config.max_new_tokens] * len(requests)
+
+    def run(indices: list[int], attempt: int, temp: float) -> list[GenerationResult]:
+        results = engine.generate([requests[i] for i in indices], _at(config, temp, attempt))
+        return [_cut(res, limits[i]) for i, res in zip(indices, results)]
+
+    results = run(list(range(len(requests))), 0, temps[0])
+    if len(temps) == 1 or (compression_ratio_threshold is None and token_limits is None):
+        return results  # nothing to fall back to, or no test that can fail
+    threshold = float("inf") if compression_ratio_threshold is None else compression_ratio_threshold
+    scores = [
+        _score(engine, r, limits[i] if token_limits is not None else None) for i, r in enumerate(results)
+    ]
     for attempt, temp in enumerate(temps[1:], 1):
-        redo = [i for i, ratio in enumerate(ratios) if ratio > compression_ratio_threshold]
+        redo = [i for i, (ran_on, ratio) in enumerate(scores) if ran_on or ratio > threshold]
         if not redo:
             break
-        again = engine.generate([requests[i] for i in redo], _at(config, temp, attempt))
-        for i, res in zip(redo, again):
-            ratio = _ratio(engine, res)
-            if ratio < ratios[i]:
-                results[i], ratios[i] = res, ratio
+        for i, res in zip(redo, run(redo, attempt, temp)):
+            score = _score(engine, res, limits[i] if token_limits is not None else None)
+            if score < scores[i]:
+                results[i], scores[i] = res, score
     return results
+
+
+def _cut(result: GenerationResult, limit: int) -> GenerationResult:
+    """``result`` as a decoder stopped after ``limit`` new tokens would have returned it."""
+    if len(output_ids(result)) <= limit:
+        return result
+    return dataclasses.replace(
+        result, token_ids=list(result.token_ids[:limit]), finish_reason="length", text=None, stop=None
+    )
+
+
+def _score(engine: Engine, result: GenerationResult, limit: int | None) -> tuple[bool, float]:
+    """(ran on to its limit, compression ratio): lower is better."""
+    ran_on = limit is not None and result.finish_reason == "length" and len(result.token_ids) >= limit
+    return ran_on, _ratio(engine, result)
 
 
 def _at(config: GenerationConfig, temperature: float, attempt: int) -> GenerationConfig:
