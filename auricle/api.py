@@ -146,7 +146,7 @@ def load(
         beam_size=beam_size,
         task_format=task_format,
         max_new_tokens=max_new_tokens,
-        name=str(name_or_path),
+        name=DEFAULT_MODEL if name_or_path is None else str(name_or_path),
     )
 
 

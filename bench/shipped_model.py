@@ -73,9 +73,7 @@ def main() -> int:
     model = auricle.load(args.model, device="cpu")
     w_model, w_proc = whisper_base()
     files = sorted(p for p in args.audio_dir.iterdir() if p.is_file())
-    print(
-        f"# {args.model or auricle.api.DEFAULT_MODEL} vs Whisper-base (transformers) on {cpu_model()}, {args.threads} thread(s)\n"
-    )
+    print(f"# {model.name} vs Whisper-base (transformers) on {cpu_model()}, {args.threads} thread(s)\n")
     t_ours = t_ref = audio_s = 0.0
     for path in files:
         audio = load_audio(path, max_seconds=600.0)[: 30 * SR]  # the first 30 s of longer files

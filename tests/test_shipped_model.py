@@ -88,6 +88,11 @@ def share(hits: list[bool]) -> float:
     return sum(hits) / len(hits)
 
 
+def test_the_model_is_named() -> None:
+    """``load()`` without a name reports the shipped default's name (eval reports and benches print it)."""
+    assert shipped_model().name == (os.environ.get(MODEL_ENV) or auricle.api.DEFAULT_MODEL)
+
+
 def test_english_transcripts() -> None:
     model = shipped_model()
     rows = [ex for ex in examples()["asr"] if ex.language == "en"]

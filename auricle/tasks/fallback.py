@@ -60,27 +60,28 @@ def generate_with_fallback(
             raise ConfigError("token_limits needs one limit >= 1 per request")
         if token_limits:
             config = config.replace(max_new_tokens=min(config.max_new_tokens, max(token_limits)))
-    limits = list(token_limits) if token_limits is not None else [config.max_new_tokens] * len(requests)
+    limits = list(token_limits) if token_limits is not None else None
 
     def run(indices: list[int], attempt: int, temp: float) -> list[GenerationResult]:
         results = engine.generate([requests[i] for i in indices], _at(config, temp, attempt))
-        return [_cut(res, limits[i]) for i, res in zip(indices, results)]
+        return results if limits is None else [_cut(res, limits[i]) for i, res in zip(indices, results)]
+
+    def score(i: int, result: GenerationResult) -> tuple[bool, float]:
+        return _score(engine, result, None if limits is None else limits[i])
 
     results = run(list(range(len(requests))), 0, temps[0])
-    if len(temps) == 1 or (compression_ratio_threshold is None and token_limits is None):
+    if len(temps) == 1 or (compression_ratio_threshold is None and limits is None):
         return results  # nothing to fall back to, or no test that can fail
     threshold = float("inf") if compression_ratio_threshold is None else compression_ratio_threshold
-    scores = [
-        _score(engine, r, limits[i] if token_limits is not None else None) for i, r in enumerate(results)
-    ]
+    scores = [score(i, r) for i, r in enumerate(results)]
     for attempt, temp in enumerate(temps[1:], 1):
         redo = [i for i, (ran_on, ratio) in enumerate(scores) if ran_on or ratio > threshold]
         if not redo:
             break
         for i, res in zip(redo, run(redo, attempt, temp)):
-            score = _score(engine, res, limits[i] if token_limits is not None else None)
-            if score < scores[i]:
-                results[i], scores[i] = res, score
+            new = score(i, res)
+            if new < scores[i]:
+                results[i], scores[i] = res, new
     return results
 
 
