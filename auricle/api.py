@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from auricle.audio import load_audio
+from auricle.checkpoint.variant import CHAT_VARIANT, is_variant, load_variant
 from auricle.errors import CheckpointError, ConfigError
 from auricle.model.audiolm import AudioLM
 from auricle.tasks.caption import caption as _caption
@@ -119,6 +120,10 @@ def load(
 ) -> AudioModel:
     """Load a model by shipped name or checkpoint folder (official Qwen-Audio, HF Qwen2-Audio, auricle).
 
+    A folder with a ``chat/`` variant (auricle-small has one; :mod:`auricle.checkpoint.variant`)
+    loads as two models sharing their audio encoder, as Qwen-Audio and Qwen-Audio-Chat: the task
+    methods use the base model, :meth:`AudioModel.chat` (and ``task_format="chat"``) the chat one.
+
     Args:
         name_or_path: a name from :func:`available_models` or a checkpoint folder; ``None``: the
             shipped default model, ``auricle-small``.
@@ -139,9 +144,12 @@ def load(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     loaded = load_checkpoint(folder, dtype=dtype, device=device)
     tokenizer = load_tokenizer(folder)
+    chat_folder = loaded.folder / CHAT_VARIANT
+    chat_model = load_variant(loaded.model, chat_folder) if is_variant(chat_folder) else None
     return AudioModel.from_model(
         loaded.model,
         tokenizer,
+        chat_model=chat_model,
         batch_size=batch_size,
         beam_size=beam_size,
         task_format=task_format,
@@ -167,9 +175,11 @@ class AudioModel:
         max_audio_seconds: float = DEFAULT_MAX_SECONDS,
         max_new_tokens: int | None = None,
         name: str | None = None,
+        chat_engine: Engine | None = None,
     ) -> None:
         resolve_format(task_format, engine.style)  # fail early on a bad format
         self.engine = engine
+        self.chat_engine = engine if chat_engine is None else chat_engine
         self.task_format = task_format
         self.max_audio_seconds = max_audio_seconds
         self.max_new_tokens = max_new_tokens
@@ -177,12 +187,26 @@ class AudioModel:
 
     @classmethod
     def from_model(
-        cls, model: AudioLM, tokenizer: Tokenizer, *, batch_size: int = 8, beam_size: int = 1, **kwargs: Any
+        cls,
+        model: AudioLM,
+        tokenizer: Tokenizer,
+        *,
+        chat_model: AudioLM | None = None,
+        batch_size: int = 8,
+        beam_size: int = 1,
+        **kwargs: Any,
     ) -> AudioModel:
-        """Wrap an :class:`AudioLM` already in memory (e.g. freshly trained)."""
+        """Wrap an :class:`AudioLM` already in memory (e.g. freshly trained); ``chat_model``, if
+        given, answers chats and ChatML task prompts instead of ``model``."""
         if beam_size < 1:
             raise ConfigError(f"beam_size must be >= 1, got {beam_size}")
-        return cls(ModelEngine(model, tokenizer, batch_size=batch_size, beam_size=beam_size), **kwargs)
+        engine = ModelEngine(model, tokenizer, batch_size=batch_size, beam_size=beam_size)
+        chat_engine = (
+            None
+            if chat_model is None
+            else ModelEngine(chat_model, tokenizer, batch_size=batch_size, beam_size=beam_size)
+        )
+        return cls(engine, chat_engine=chat_engine, **kwargs)
 
     @property
     def tokenizer(self) -> Tokenizer:
@@ -210,22 +234,29 @@ class AudioModel:
             raise ConfigError("got an empty list of audios")
         return [load_audio(a) for a in items], single
 
+    @property
+    def task_engine(self) -> Engine:
+        """The engine the task methods use: the chat model's for ``task_format="chat"``."""
+        chat = resolve_format(self.task_format, self.engine.style) == "chat"
+        return self.chat_engine if chat else self.engine
+
     @contextlib.contextmanager
-    def _batching(self, batch_size: int | None, beam_size: int | None = None) -> Iterator[None]:
-        """The engine's ``batch_size`` and ``beam_size`` set for one call (None: leave as loaded)."""
+    def _batching(self, batch_size: int | None, beam_size: int | None = None) -> Iterator[Engine]:
+        """The task engine, its ``batch_size`` and ``beam_size`` set for one call (None: as loaded)."""
+        engine = self.task_engine
         changes = {k: v for k, v in (("batch_size", batch_size), ("beam_size", beam_size)) if v is not None}
         for name, value in changes.items():
             if value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
-        changes = {k: v for k, v in changes.items() if hasattr(self.engine, k)}
-        old = {k: getattr(self.engine, k) for k in changes}
+        changes = {k: v for k, v in changes.items() if hasattr(engine, k)}
+        old = {k: getattr(engine, k) for k in changes}
         for name, value in changes.items():
-            setattr(self.engine, name, value)
+            setattr(engine, name, value)
         try:
-            yield
+            yield engine
         finally:
             for name, value in old.items():
-                setattr(self.engine, name, value)
+                setattr(engine, name, value)
 
     def _run(
         self,
@@ -240,8 +271,8 @@ class AudioModel:
         if generates:
             kwargs["max_new_tokens"] = self.max_new_tokens
         audios, single = self._inputs(audio)
-        with self._batching(batch_size, beam_size):
-            results = fn(self.engine, audios, task_format=self.task_format, **kwargs)
+        with self._batching(batch_size, beam_size) as engine:
+            results = fn(engine, audios, task_format=self.task_format, **kwargs)
         return results[0] if single else results
 
     # ------------------------------------------------------------------------------------ tasks
@@ -328,9 +359,9 @@ class AudioModel:
         """
         audios, single = self._inputs(audio)
         questions = [question] * len(audios) if isinstance(question, str) else list(question)
-        with self._batching(batch_size):
+        with self._batching(batch_size) as engine:
             results = _ask(
-                self.engine,
+                engine,
                 audios,
                 questions,
                 task_format=self.task_format,

@@ -100,7 +100,7 @@ class ChatSession:
         max_window_tokens: int = MAX_WINDOW_TOKENS,
     ) -> None:
         self.model = model
-        self.engine = model.engine
+        self.engine = model.chat_engine  # a separate chat model when the package has one
         self.system = DEFAULT_SYSTEM if system is None else system
         self.workspace = AudioWorkspace(self._words)
         self.tools: list[Tool] = [as_tool(t) for t in tools or []]

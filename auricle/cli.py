@@ -10,6 +10,7 @@ from auricle.errors import AuricleError
 
 # module path -> it must define `register(subparsers)`; each registered parser sets `func=`.
 _SUBCOMMAND_MODULES = [
+    "auricle.checkpoint.average",
     "auricle.checkpoint.cli",
     "auricle.data.cli",
     "auricle.eval.cli",
