@@ -36,8 +36,8 @@ train-small: $(STAMP)
 	$(BIN)/auricle train auricle-small-stage1 --prepare
 	$(BIN)/auricle train auricle-small-stage1 --resume
 	$(BIN)/auricle train auricle-small-stage2 --resume
-	$(BIN)/python -m auricle.train.package runs/auricle-small/stage2/model auricle/weights/auricle-small \
-		--recipe runs/auricle-small/stage1/model/recipe.yaml --recipe runs/auricle-small/stage2/model/recipe.yaml
+	$(BIN)/python -m auricle.train.package runs/auricle-small/stage1/model auricle/weights/auricle-small \
+		--chat runs/auricle-small/stage2/model --recipe runs/auricle-small/stage1/model/recipe.yaml --recipe runs/auricle-small/stage2/model/recipe.yaml
 
 clean:
 	rm -rf $(VENV) build *.egg-info
