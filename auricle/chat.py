@@ -24,6 +24,7 @@ are run: they are all returned in :attr:`ChatReply.pending_calls`; run them, giv
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,9 +33,10 @@ import numpy as np
 
 from auricle.errors import PromptError
 from auricle.generate import GenerationConfig, GenerationResult
-from auricle.prompt.chatml import DEFAULT_SYSTEM, render_chat
+from auricle.prompt.chatml import DEFAULT_SYSTEM, parse_messages, render_chat
 from auricle.prompt.encode import fit_chat_window
 from auricle.prompt.segments import TAGS_IN_TEXT
+from auricle.prompt.segments import Audio as AudioSlot
 from auricle.tasks.engine import Request, output_ids
 from auricle.tasks.longform import DEFAULT_MAX_SECONDS, consecutive_windows, expand_audio_slots
 from auricle.tasks.srwt import pieces_from_ids
@@ -127,6 +129,34 @@ class ChatSession:
         self.messages.clear()
         self.workspace.clear()
         self.last_reply = None
+
+    def load_history(self, messages: Sequence[dict[str, Any]], audios: Sequence[Any] = ()) -> None:
+        """Replace the conversation with an existing one, to continue it with :meth:`respond`.
+
+        ``messages`` are ``user`` and ``assistant`` turns in the form :attr:`messages` holds (content
+        a string or a list of ``{"type": "text", "text": …}`` / ``{"type": "audio", "audio": n}``
+        items, ``n`` indexing ``audios``), e.g. a conversation a client sent or a manifest's chat.
+        The system prompt and tools stay as the session was made; everything is validated before
+        the session changes.
+        """
+        parsed = parse_messages(messages)
+        for n, message in enumerate(parsed):
+            if message.role == "system":
+                raise PromptError("message 0: give the system prompt to chat(system=...), not in the history")
+            for item in message.items:
+                if isinstance(item, AudioSlot) and item.index >= len(audios):
+                    raise PromptError(
+                        f"message {n}: audio {item.index} does not exist ({len(audios)} audios given)"
+                    )
+        loaded = [self.model.load_audio(a) for a in audios]
+        for k, audio in enumerate(loaded):
+            consecutive_windows(
+                audio, max_seconds=self.max_audio_seconds, what=f"audio {k + 1} of the history"
+            )
+        self.reset()
+        for audio in loaded:
+            self.workspace.add(audio)
+        self.messages = copy.deepcopy(list(messages))
 
     def add_tool_result(self, call: ToolCall, result: ToolResult | dict[str, Any] | str) -> None:
         """Give the result of a call you ran yourself (then call :meth:`respond`)."""

@@ -195,3 +195,36 @@ def test_tool_rounds_are_bounded():
     session, engine = session_with([loop] * 3, audio_tools=True, max_tool_rounds=2)
     reply = session.send("louder", audios=[noise(1.0)])
     assert len(reply.tool_results) == 2 and len(engine.requests) == 3 and len(session.audios) == 3
+
+
+def test_load_history_continues_a_conversation_exactly_as_if_it_had_been_held():
+    held, held_engine = session_with(["It is a dog.", "Yes."])
+    a = noise(1.0)
+    held.send("What is it?", audios=[a])
+    held.send("Sure?")
+    loaded, loaded_engine = session_with(["Yes."])
+    history = [*held.messages[:2], {"role": "user", "content": "Sure?"}]
+    loaded.load_history(history, [a])
+    assert loaded.respond().text == "Yes."
+    assert prompt_text_of(loaded_engine.tokenizer, loaded_engine.requests[-1]) == prompt_text_of(
+        held_engine.tokenizer, held_engine.requests[-1]
+    )
+    assert len(loaded.audios) == 1
+
+
+@pytest.mark.parametrize(
+    ("history", "match"),
+    [
+        ([{"role": "system", "content": "Be brief."}], "system prompt"),
+        ([{"role": "user", "content": [{"type": "audio", "audio": 1}]}], "audio 1 does not exist"),
+        ([{"role": "robot", "content": "hi"}], "unknown role"),
+        ("hello", "list"),
+    ],
+)
+def test_load_history_refuses_bad_conversations_and_keeps_the_session(history, match):
+    session, _ = session_with(["It is a dog."])
+    session.send("What is it?", audios=[noise(1.0)])
+    before = [dict(m) for m in session.messages]
+    with pytest.raises(PromptError, match=match):
+        session.load_history(history, [noise(1.0)])
+    assert session.messages == before and len(session.audios) == 1

@@ -14,7 +14,7 @@ from auricle.errors import AudioError, ConfigError
 from auricle.eval.cli import register
 from auricle.eval.compare import compare_samples, read_samples
 from auricle.eval.metrics import bleu
-from auricle.eval.synthetic import SKIPPED_TASKS, evaluate_manifest
+from auricle.eval.synthetic import NO_CHAT, SKIPPED_TASKS, evaluate_manifest
 from auricle.tasks.results import (
     Answer,
     Caption,
@@ -198,7 +198,7 @@ def test_scripted_references_score_perfectly(tmp_path):
     report = evaluate_manifest(model, path, batch_size=1, progress=False)
     v = _values(report)
     assert set(report.tasks) == {ex.task for ex in read_manifest(path)}
-    assert report.tasks["chat"].skipped == SKIPPED_TASKS["chat"] and not report.tasks["chat"].metrics
+    assert report.tasks["chat"].skipped == NO_CHAT and not report.tasks["chat"].metrics  # no chat method
     assert v["asr:wer/en"] == 0 and v["asr:cer/zh"] == 0 and v["srwt:wer/en"] == 0
     assert v["srwt:shift_ms/en"] == 0 and report.tasks["srwt"].metric("shift_ms/en").count == 5
     assert v["event:shift_ms"] == 0 and report.tasks["event"].metric("shift_ms").count == 3
@@ -490,3 +490,48 @@ def test_random_checkpoint_end_to_end_through_the_cli(tmp_path, capsys):
         and "| lid:accuracy | 1 |" in printed
     )
     assert all(r["difference"] == 0 and not r["separable"] for r in json.loads(rows.read_text()))
+
+
+def test_chat_turns_are_scored_after_the_reference_history(tmp_path):
+    import soundfile as sf
+    from test_tasks_fakes import ScriptedEngine, noise, prompt_text_of
+
+    from auricle.api import AudioModel
+
+    sf.write(tmp_path / "a.flac", noise(1.0), 16000)
+    sf.write(tmp_path / "b.flac", noise(1.5, seed=1), 16000)
+
+    def turn(role, text, *audios):
+        return {
+            "role": role,
+            "content": [{"type": "audio", "audio": a} for a in audios] + [{"type": "text", "text": text}],
+        }
+
+    chat = Example(
+        id="ch1",
+        task="chat",
+        audio=["a.flac", "b.flac"],
+        duration=2.5,
+        split="test",
+        messages=[
+            turn("user", "What is in each recording?", 0, 1),
+            turn("assistant", "A dog barks. Then rain falls."),
+            turn("user", "Which one is longer?"),
+            turn("assistant", "The second one."),
+        ],
+    )
+    path = tmp_path / "test.jsonl"
+    write_manifest(path, [chat])
+    # the model gets the first reply half wrong and the second one right
+    engine = ScriptedEngine(["A dog barks. Then wind blows.", "The second one."])
+    report = evaluate_manifest(AudioModel(engine), path, progress=False)
+    result = report.tasks["chat"]
+    assert result.skipped is None
+    assert result.metric("accuracy").value == 0.5 and result.metric("accuracy").count == 2
+    assert result.metric("wer").value == pytest.approx(2 / 9)  # "wind blows" for "rain falls"
+    second = prompt_text_of(engine.tokenizer, engine.requests[1])
+    assert "Then rain falls." in second and "wind" not in second  # the reference history, not the model's
+    assert second.count("<audio") == 2 and engine.configs[0].do_sample is False  # greedy, both audios
+    sample = report.samples[0]
+    assert sample.reference == ["A dog barks. Then rain falls.", "The second one."]
+    assert sample.scores == {"wer": [2.0, 9.0], "accuracy": [1.0, 2.0]}

@@ -10,6 +10,7 @@ packaged). One batched call per task (per spoken language for transcripts): a fe
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections import defaultdict
@@ -22,7 +23,6 @@ from auricle.data.manifest import Example
 from auricle.errors import CheckpointError
 from auricle.eval.metrics import TimedWord, error_rate, normalize, pooled_word_shift_ms
 from auricle.eval.synthetic import CLASSIFY_KINDS, load_examples
-from auricle.generate import GenerationConfig
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MODEL_ENV = "AURICLE_TEST_MODEL"
@@ -179,7 +179,10 @@ def test_two_turn_chat() -> None:
         for m in ex.messages
         if m["role"] == "user"
     ]
-    session = model.chat(generation=GenerationConfig(max_new_tokens=48))  # greedy, as in the demo
+    session = model.chat()
+    session.generation = dataclasses.replace(
+        session.generation, do_sample=False, max_new_tokens=48
+    )  # as the demo
     first = session.send(user[0], audios=paths([ex])).text
     second = session.send(user[1]).text
     voices = {"male", "female", "child", "whisper", "whispered", "robotic"}

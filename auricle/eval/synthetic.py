@@ -12,7 +12,7 @@ import math
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,11 @@ from auricle.eval.metrics import (
 )
 
 #: Tasks that are read but not scored, with the reason the report gives.
-SKIPPED_TASKS: dict[str, str] = {
-    "chat": "not scored: open-ended multi-turn answers have no single reference",
-}
+SKIPPED_TASKS: dict[str, str] = {}
+#: Why chats are not scored for a model without a ``chat`` method.
+NO_CHAT = "not scored: the model has no chat method"
+#: Longest reply generated per assistant turn when scoring chats (the corpus's are a sentence or two).
+CHAT_MAX_NEW_TOKENS = 96
 #: Manifest task -> ``AudioModel.classify`` kind.
 CLASSIFY_KINDS: dict[str, str] = {
     "scene": "scene",
@@ -234,6 +236,10 @@ class _Runner:
 
     def paths(self, examples: Sequence[Example]) -> list[str]:
         return [str(resolve_audio_path(self.manifest, ex.audio[0])) for ex in examples]
+
+    def paths_of(self, ex: Example) -> list[str]:
+        """Every audio of one example (a chat may have several)."""
+        return [str(resolve_audio_path(self.manifest, a)) for a in ex.audio]
 
     def run(self, fn: Callable[..., list], items: Sequence, *extra: Sequence, **kwargs: Any) -> list:
         """``fn(chunk, *extra_chunks, batch_size=…, **kwargs)`` over chunks of ``items``; the joined outputs."""
@@ -446,6 +452,51 @@ def _score_note(r: _Runner, examples: list[Example]) -> list[Metric]:
     return [Metric(f"{f}_accuracy", sum(hits[f]) / len(hyps), len(hyps)) for f in fields]
 
 
+def _text_of(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return " ".join(item["text"] for item in content or [] if item.get("type") == "text")
+
+
+def _score_chat(r: _Runner, examples: list[Example]) -> list[Metric]:
+    """Each assistant turn, generated greedily after the reference conversation up to it (so one
+    wrong reply does not change the next turn's context), against the reference reply: pooled word
+    error rate (``wer``; characters for CJK text) and exact-match ``accuracy`` after normalisation."""
+    totals = {"wer": [0.0, 0.0], "accuracy": [0.0, 0.0]}
+    for ex in examples:
+        audios = [r.model.load_audio(path) for path in r.paths_of(ex)]
+        session = r.model.chat()
+        session.generation = replace(session.generation, do_sample=False, max_new_tokens=CHAT_MAX_NEW_TOKENS)
+        messages = ex.messages or []
+        refs, outs = [], []
+        share = {"wer": [0.0, 0.0], "accuracy": [0.0, 0.0]}
+        for j, message in enumerate(messages):
+            if message["role"] != "assistant" or j == 0:
+                continue
+            session.load_history(messages[:j], audios)
+            reply = session.respond().text
+            ref = _text_of(message)
+            errors, units = edit_counts(ref, reply)
+            exact = float(normalize(ref) == normalize(reply))
+            for name, (a, b) in (("wer", (errors, units)), ("accuracy", (exact, 1.0))):
+                share[name][0] += a
+                share[name][1] += b
+            refs.append(ref)
+            outs.append(reply)
+        for name, (a, b) in share.items():
+            totals[name][0] += a
+            totals[name][1] += b
+        r.record(ex, refs, outs, share)
+        r.bar.update(1)
+    return [
+        Metric("wer", totals["wer"][0] / max(totals["wer"][1], 1.0), int(totals["accuracy"][1])),
+        Metric(
+            "accuracy", totals["accuracy"][0] / max(totals["accuracy"][1], 1.0), int(totals["accuracy"][1])
+        ),
+    ]
+
+
 _SCORERS: dict[str, Callable[[_Runner, list[Example]], list[Metric]]] = {
     "asr": _score_asr,
     "srwt": _score_srwt,
@@ -459,6 +510,7 @@ _SCORERS: dict[str, Callable[[_Runner, list[Example]], list[Metric]]] = {
     "emotion": _score_classify,
     "aqa": _score_aqa,
     "note_analysis": _score_note,
+    "chat": _score_chat,
 }
 
 
@@ -498,7 +550,8 @@ def evaluate_manifest(
     path = Path(manifest)
     examples = load_examples(path, limit_per_task=limit_per_task)
     by_task = _groups(examples, lambda ex: ex.task)
-    scored = sum(len(v) for k, v in by_task.items() if k in _SCORERS)
+    skipped = dict(SKIPPED_TASKS) | ({} if callable(getattr(model, "chat", None)) else {"chat": NO_CHAT})
+    scored = sum(len(v) for k, v in by_task.items() if k in _SCORERS and k not in skipped)
     results: dict[str, TaskResult] = {}
     with tqdm(total=scored, desc="evaluating", unit="ex", disable=not progress, file=sys.stderr) as bar:
         runner = _Runner(model, path, batch_size, bar, by_sentence_kind, timestamp_window)
@@ -507,8 +560,8 @@ def evaluate_manifest(
             if task not in by_task:
                 continue
             group = by_task[task]
-            if task in SKIPPED_TASKS:
-                results[task] = TaskResult(task, len(group), skipped=SKIPPED_TASKS[task])
+            if task in skipped:
+                results[task] = TaskResult(task, len(group), skipped=skipped[task])
                 continue
             bar.set_postfix_str(task)
             results[task] = TaskResult(task, len(group), _SCORERS[task](runner, group))
