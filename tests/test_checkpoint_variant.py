@@ -14,6 +14,7 @@ import torch
 from auricle.api import load
 from auricle.checkpoint import load_checkpoint, save_checkpoint
 from auricle.checkpoint.average import average_checkpoints
+from auricle.checkpoint.info import checkpoint_info, format_info
 from auricle.checkpoint.save import model_state
 from auricle.checkpoint.variant import changed_tensors, is_variant, load_variant, save_variant
 from auricle.cli import main as cli_main
@@ -93,7 +94,7 @@ def _chat_text(model, audio: np.ndarray) -> str:
 
 
 def test_a_packaged_chat_variant_answers_chats_and_the_base_the_tasks(
-    pair: tuple[Path, Path], tmp_path: Path
+    pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, tuned = pair
     pkg, alone = tmp_path / "pkg", tmp_path / "alone"
@@ -115,6 +116,12 @@ def test_a_packaged_chat_variant_answers_chats_and_the_base_the_tasks(
         torch.equal(a, b)
         for a, b in zip(model.engine.model.state_dict().values(), base16.state_dict().values())
     )
+    info = checkpoint_info(pkg)  # auricle info reports the variant; auricle convert says it is left out
+    n_text = sum(t.numel() for n, t in model_state(base16).items() if n.startswith("text."))
+    assert info.chat_variant is not None and info.chat_variant["parameters"] == n_text
+    assert "chat        variant in chat/" in format_info(info) and checkpoint_info(base).chat_variant is None
+    assert cli_main(["convert", str(pkg), str(tmp_path / "converted"), "--to", "auricle"]) == 0
+    assert "chat variant) is not converted" in capsys.readouterr().err
     chat_format = load(str(pkg), device="cpu", task_format="chat")
     assert chat_format.task_engine is chat_format.chat_engine  # ChatML task prompts go to the chat model
     assert model.task_engine is model.engine

@@ -19,6 +19,7 @@ from auricle.checkpoint.export import export_hf_qwen2_audio
 from auricle.checkpoint.info import checkpoint_info, format_info
 from auricle.checkpoint.loader import DTYPES, load_checkpoint
 from auricle.checkpoint.save import save_checkpoint
+from auricle.checkpoint.variant import CHAT_VARIANT, is_variant
 from auricle.checkpoint.whisper_export import whisper_to_hf
 from auricle.errors import AuricleError, CheckpointError
 
@@ -54,6 +55,11 @@ def convert(args: argparse.Namespace) -> int:
                 progress=progress,
             )
         del loaded
+    if is_variant(src / CHAT_VARIANT):
+        print(
+            f"note: {src / CHAT_VARIANT} (the chat variant) is not converted; only the base model is",
+            file=sys.stderr,
+        )
     print(f"wrote {dst} ({args.to})")
     return 0
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from auricle.checkpoint.files import SIDE_FILES, list_tensors, weight_files
 from auricle.checkpoint.loader import checkpoint_folder, detect_layout, read_config, routes_for
+from auricle.checkpoint.variant import CHAT_VARIANT, is_variant
 from auricle.checkpoint.whisper import detect_whisper_layout, read_whisper
 from auricle.errors import CheckpointError
 
@@ -29,6 +30,7 @@ class CheckpointInfo:
     dtypes: dict[str, int]  # dtype name -> parameter count
     files: dict[str, int]  # file name -> bytes
     side_files: list[str] = field(default_factory=list)
+    chat_variant: dict[str, int] | None = None  # parameters, tensors, bytes of a chat/ variant
 
     @property
     def total_bytes(self) -> int:
@@ -80,7 +82,18 @@ def checkpoint_info(path: str | Path) -> CheckpointInfo:
         dtypes=dtypes,
         files={p.name: p.stat().st_size for p in files},
         side_files=side,
+        chat_variant=_variant_info(folder / CHAT_VARIANT),
     )
+
+
+def _variant_info(folder: Path) -> dict[str, int] | None:
+    """Parameters, tensors and bytes of the variant in ``folder`` (None when there is none)."""
+    if not is_variant(folder):
+        return None
+    files = weight_files(folder)
+    infos = list_tensors(files)
+    numel = sum(info.nbytes // info.dtype.itemsize for info in infos.values())
+    return {"parameters": numel, "tensors": len(infos), "bytes": sum(p.stat().st_size for p in files)}
 
 
 def _whisper_info(path: Path) -> CheckpointInfo:
@@ -152,6 +165,12 @@ def format_info(info: CheckpointInfo) -> str:
     for i, (name, size) in enumerate(info.files.items()):
         lines.append(f"{'files' if i == 0 else '':<12}{name}  {_human(size)}")
     lines.append(f"{'':<12}total {_human(info.total_bytes)}")
+    if info.chat_variant:
+        v = info.chat_variant
+        lines.append(
+            f"chat        variant in {CHAT_VARIANT}/: {_human(v['parameters'], '')} params in {v['tensors']} tensors, "
+            f"{_human(v['bytes'])} (chats run on it; docs/checkpoints.md)"
+        )
     lines.append(
         f"side files  {', '.join(info.side_files) or 'none (no tokenizer files beside the weights)'}"
     )

@@ -467,7 +467,8 @@ def _score_chat(r: _Runner, examples: list[Example]) -> list[Metric]:
     for ex in examples:
         audios = [r.model.load_audio(path) for path in r.paths_of(ex)]
         session = r.model.chat()
-        session.generation = replace(session.generation, do_sample=False, max_new_tokens=CHAT_MAX_NEW_TOKENS)
+        limit = getattr(r.model, "max_new_tokens", None) or CHAT_MAX_NEW_TOKENS  # a user's cap wins
+        session.generation = replace(session.generation, do_sample=False, max_new_tokens=limit)
         messages = ex.messages or []
         refs, outs = [], []
         share = {"wer": [0.0, 0.0], "accuracy": [0.0, 0.0]}
