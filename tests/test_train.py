@@ -172,6 +172,41 @@ def test_logits_at_target_rows_give_the_full_loss() -> None:
     assert rows[0].item() == pytest.approx(full[0].item(), rel=1e-6) and rows[1] == full[1]
 
 
+def test_label_smoothing_mixes_the_target_with_a_uniform_distribution() -> None:
+    """Σ over targets of (1 − ε)·(−log p_gold) + ε·mean_v(−log p_v); ε = 0 is the plain loss."""
+    torch.manual_seed(0)
+    logits = torch.randn(2, 5, 11)
+    labels = torch.full((2, 5), IGNORE_INDEX)
+    labels[0, 2:] = torch.tensor([3, 7, 1])
+    labels[1, 4] = 9
+    picked = logits[:, :-1][labels[:, 1:] != IGNORE_INDEX]
+    gold = labels[:, 1:][labels[:, 1:] != IGNORE_INDEX]
+    logp = torch.log_softmax(picked, -1)
+    nll = -logp.gather(1, gold[:, None]).squeeze(1)
+    eps = 0.1
+    expected = ((1 - eps) * nll + eps * -logp.mean(-1)).sum()
+    assert lm_loss_sums(logits, labels, eps)[0].item() == pytest.approx(expected.item(), rel=1e-6)
+    assert lm_loss_sums(logits, labels)[0].item() == pytest.approx(nll.sum().item(), rel=1e-6)
+    assert lm_loss_sums(logits, labels, eps)[1] == lm_loss_sums(logits, labels)[1]  # accuracy unchanged
+
+
+def test_label_smoothing_out_of_range_is_refused(corpus: Path, tmp_path: Path) -> None:
+    recipe = load_recipe("tiny-test", _overrides(corpus, tmp_path / "ls", "train.label_smoothing=1.0"))
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        Trainer(recipe, CPU)
+
+
+def test_label_smoothing_reaches_the_training_loss(corpus: Path, tmp_path: Path) -> None:
+    def first_loss(eps: float) -> float:
+        overrides = _overrides(
+            corpus, tmp_path / str(eps), "train.max_steps=1", f"train.label_smoothing={eps}"
+        )
+        return Trainer(load_recipe("tiny-test", overrides), CPU).run().losses[0]
+
+    plain, smoothed = first_loss(0.0), first_loss(0.1)
+    assert smoothed != pytest.approx(plain, rel=1e-4)  # same weights and batch, another loss
+
+
 def test_stage1_from_whisper_parts_trains_only_the_audio_side(corpus: Path, tmp_path: Path) -> None:
     from auricle.checkpoint.whisper import find_packaged_whisper, read_whisper
 

@@ -115,6 +115,8 @@ class TrainSection:
     # with the whole encoder cached: store its output after the average pool (half the positions:
     # half the disk and reads); part of the fingerprint
     encoder_cache_pooled: bool = False
+    # ε of label smoothing in the training loss (0: plain cross-entropy); validation stays unsmoothed
+    label_smoothing: float = 0.0
     trainable: list[str] = field(default_factory=lambda: list(AUDIO_PARTS))  # regexes of trained parameters
     frozen: list[str] = field(default_factory=list)  # regexes frozen even if `trainable` matches
 

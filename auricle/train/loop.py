@@ -94,6 +94,8 @@ class Trainer:
         r = recipe
         if r.train.grad_accum < 1 or r.train.max_steps < 1:
             raise ConfigError("train.grad_accum and train.max_steps must be at least 1")
+        if not 0.0 <= r.train.label_smoothing < 1.0:
+            raise ConfigError(f"train.label_smoothing must be in [0, 1), got {r.train.label_smoothing}")
         _seed_all(r.train.seed)  # identical initialisation on every rank
         self.tokenizer = setup.build_tokenizer(r, info)
         model = setup.build_model(r, self.tokenizer)
@@ -213,7 +215,7 @@ class Trainer:
                 logit_rows=target_rows(batch.labels),
                 **batch.audio_inputs(self.cached_layers),
             )
-            lm, correct = lm_loss_sums(logits, batch.labels)
+            lm, correct = lm_loss_sums(logits, batch.labels, self.recipe.train.label_smoothing)
             ctc = None
             if self.ctc_head is not None and batch.ctc_targets is not None:
                 frames = batch.audio_token_lengths(self.cfg.encoder.n_ctx)

@@ -32,17 +32,20 @@ def target_rows(labels: torch.Tensor) -> torch.Tensor:
     return rows
 
 
-def lm_loss_sums(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def lm_loss_sums(
+    logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(Σ CE, # argmax-correct) of next-token prediction; ``labels`` are aligned with the inputs.
 
     ``logits`` are either [B, S, V] over every position or [N, V] at the :func:`target_rows` only
-    (the cheap form training uses); the picked rows are cast to fp32.
+    (the cheap form training uses); the picked rows are cast to fp32. ``label_smoothing`` ε mixes
+    each one-hot target with ε of a uniform distribution over the vocabulary (training only).
     """
     targets = labels[:, 1:]
     keep = targets != IGNORE_INDEX
     picked = (logits if logits.dim() == 2 else logits[:, :-1][keep]).float()  # [N, V]
     gold = targets[keep]
-    total = F.cross_entropy(picked, gold, reduction="sum")
+    total = F.cross_entropy(picked, gold, reduction="sum", label_smoothing=label_smoothing)
     correct = (picked.detach().argmax(-1) == gold).sum()
     return total, correct
 
