@@ -22,7 +22,7 @@ import torch
 
 from auricle.checkpoint.files import read_json
 from auricle.checkpoint.loader import load_checkpoint
-from auricle.checkpoint.save import model_state, save_state
+from auricle.checkpoint.save import model_state, save_checkpoint
 from auricle.errors import CheckpointError
 
 
@@ -81,7 +81,9 @@ def average_checkpoints(
                 raise CheckpointError(f"average: integer tensor {name} differs between checkpoints")
         del other
     stored = dtype or read_json(Path(first.folder) / "config.json").get("dtype")  # None: float32
-    return save_state(acc, first.config, out, dtype=stored, tokenizer_folder=first.folder, progress=False)
+    return save_checkpoint(
+        first.model, out, dtype=stored, tokenizer_folder=first.folder, progress=False, state=acc
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,6 @@ from auricle.checkpoint.loader import DTYPES
 from auricle.checkpoint.writer import write_shards
 from auricle.errors import ConfigError
 from auricle.model.audiolm import AudioLM
-from auricle.model.config import AudioLMConfig
 
 
 def as_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
@@ -68,43 +67,22 @@ def save_checkpoint(
     shard_size: int | str = "2GB",
     tokenizer_folder: str | Path | None = None,
     progress: bool | None = None,
+    state: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Save ``model`` in auricle's layout; returns the folder.
 
     ``dtype`` casts floating tensors (default: keep them as they are). ``shard_size`` bounds each
     safetensors file (``"2GB"``, ``"500MB"``, bytes). Tokenizer, generation and preprocessing files
     found in ``tokenizer_folder`` (e.g. the folder the model was loaded from) are copied beside.
-    """
-    return save_state(
-        model_state(model),
-        model.cfg,
-        folder,
-        dtype=dtype,
-        shard_size=shard_size,
-        tokenizer_folder=tokenizer_folder,
-        progress=progress,
-    )
-
-
-def save_state(
-    state: dict[str, torch.Tensor],
-    cfg: AudioLMConfig,
-    folder: str | Path,
-    *,
-    dtype: str | torch.dtype | None = None,
-    shard_size: int | str = "2GB",
-    tokenizer_folder: str | Path | None = None,
-    progress: bool | None = None,
-) -> Path:
-    """Save tensors under auricle names (:func:`model_state` of a model of ``cfg``) in auricle's layout.
-
-    Arguments as in :func:`save_checkpoint`; for tensors computed outside a model (an average).
+    ``state`` saves these tensors instead of the model's own (the names of :func:`model_state`, e.g.
+    an average of several models of this architecture).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = as_dtype(dtype)
+    state = model_state(model) if state is None else state
     write_shards(state, folder, shard_size=shard_size, dtype=target, progress=progress)
-    write_json(folder / "config.json", configs.to_auricle(cfg, dtype_name(state, target)))
+    write_json(folder / "config.json", configs.to_auricle(model.cfg, dtype_name(state, target)))
     if tokenizer_folder is not None:
         copy_side_files(Path(tokenizer_folder), folder)
     return folder
