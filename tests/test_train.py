@@ -18,6 +18,7 @@ import torch._inductor.config
 from test_data_pipeline import make_corpus
 
 from auricle.checkpoint import load_checkpoint
+from auricle.cli import main as cli_main
 from auricle.data.examples import IGNORE_INDEX
 from auricle.errors import CheckpointError, ConfigError
 from auricle.model import AudioLM, preset
@@ -26,7 +27,7 @@ from auricle.train.config import AUDIO_PARTS, available_recipes, load_recipe
 from auricle.train.distributed import DistInfo
 from auricle.train.encoder_cache import EncoderCache
 from auricle.train.freeze import apply_freezing
-from auricle.train.loop import Trainer, WarmupCosine, train
+from auricle.train.loop import Trainer, WarmupCosine, train, validate
 from auricle.train.lora import add_lora, load_adapter, merge_lora
 from auricle.train.losses import lm_loss_sums, target_rows
 from auricle.train.setup import build_tokenizer
@@ -118,6 +119,32 @@ def test_loss_falls_and_export_reloads(corpus: Path, tmp_path: Path) -> None:
     want = trainer.model.state_dict()
     assert loaded.state_dict().keys() == want.keys()
     assert all(torch.equal(t, want[k]) for k, t in loaded.state_dict().items())
+
+
+def test_validate_gives_the_validation_loss_a_run_logs(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``auricle train RECIPE --validate`` on a run's exported model: the run's last validation."""
+    out = tmp_path / "run"
+    valid = f"data.valid=[{corpus / 'valid.jsonl'}]"
+    common = (valid, "log.eval_every=4", "log.eval_batches=3", "log.decode_examples=0")
+    result = Trainer(
+        load_recipe("tiny-test", _overrides(corpus, out, "train.max_steps=4", *common)), CPU
+    ).run()
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    logged = [r for r in rows if r["split"] == "valid"][-1]
+    again_overrides = _overrides(corpus, tmp_path / "v", f"model.checkpoint={result.model_dir}", *common)
+    again = load_recipe("tiny-test", again_overrides)
+    got = validate(again)
+    assert got["loss"] == pytest.approx(logged["loss"], rel=1e-5)
+    assert got["accuracy"] == pytest.approx(logged["accuracy"])
+    assert not (tmp_path / "v").exists()  # nothing trained, nothing written
+    assert cli_main(["train", "tiny-test", "--validate", *again_overrides]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["loss"] == pytest.approx(
+        got["loss"], rel=1e-5
+    )
+    with pytest.raises(ConfigError, match="data.valid"):
+        validate(load_recipe("tiny-test", _overrides(corpus, tmp_path / "w", "data.valid=[]")))
 
 
 def test_ctc_auxiliary_loss_and_resume_before_its_first_gradient(corpus: Path, tmp_path: Path) -> None:

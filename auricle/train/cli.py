@@ -1,8 +1,10 @@
-"""``auricle train RECIPE [key=value ...] [--resume [CHECKPOINT]] [--prepare]``: run a training recipe."""
+"""``auricle train RECIPE [key=value ...] [--resume [CHECKPOINT]] [--prepare] [--validate]``: run a training
+recipe (or only validate its starting model)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -46,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the encoder cache of train.cached_encoder_layers) and exit; the run that follows then starts "
         "training at once (docs/training.md: a fresh process also trained faster here)",
     )
+    p.add_argument(
+        "--validate",
+        action="store_true",
+        help="print the validation metrics of the recipe's starting model (model.checkpoint) on data.valid "
+        "as JSON, without training; e.g. data.tasks=[chat] for a chat-only loss",
+    )
     p.set_defaults(func=run, take_extras=take_overrides)
 
 
@@ -76,8 +84,13 @@ def run(args: argparse.Namespace) -> int:
     if args.print_recipe:
         yaml.safe_dump(recipe.to_dict(), sys.stdout, sort_keys=False)
         return 0
-    from auricle.train.loop import prepare, train  # heavy imports only when training
+    from auricle.train.loop import prepare, train, validate  # heavy imports only when training
 
+    if args.validate:
+        metrics = validate(recipe)
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(json.dumps({k: round(v, 6) for k, v in metrics.items()}))
+        return 0
     if args.prepare:
         prepare(recipe)
         if int(os.environ.get("RANK", "0")) == 0:

@@ -89,7 +89,9 @@ def _precision(recipe: Recipe, device: torch.device) -> torch.dtype | None:
 class Trainer:
     """Holds the pieces of one run; :meth:`run` executes it. Use :func:`train` for the one-call form."""
 
-    def __init__(self, recipe: Recipe, info: DistInfo) -> None:
+    def __init__(self, recipe: Recipe, info: DistInfo, *, training: bool = True) -> None:
+        """``training=False`` builds only what :meth:`evaluate` needs (no training set, encoder cache,
+        compilation or optimizer): see :func:`validate`."""
         self.recipe, self.info = recipe, info
         r = recipe
         if r.train.grad_accum < 1 or r.train.max_steps < 1:
@@ -120,25 +122,14 @@ class Trainer:
             model.projector.register_forward_hook(self._capture_audio)
         if r.train.activation_checkpointing:
             setup.enable_activation_checkpointing(model)
-        if r.train.compile:
+        if r.train.compile and training:
             setup.compile_blocks(model, info.device)
         self.dtype = _precision(r, info.device)
         model.to(info.device)
         if info.distributed:
             shard_model(model, param_dtype=self.dtype, reshard_after_forward=r.dist.reshard_after_forward)
         self.model = model
-        o = r.optim
-        groups = [g for g in setup.param_groups(model, o.weight_decay) if g["params"]]
-        self.optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps)
-        self.schedule = WarmupCosine(o.warmup_steps, o.schedule_steps or r.train.max_steps, o.min_lr_ratio)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
-        torch.manual_seed(r.train.seed + info.rank)  # dropout differs per rank, as it should
         self.cached_layers = k
-        cache = self._encoder_cache(model) if k else None
-        self.train_set = setup.build_dataset(
-            r, self.tokenizer, self.cfg, r.data.train, train=True, encoder_cache=cache
-        )
-        self.sampler = setup.build_sampler(r, self.train_set, info, train=True)
         self.valid_set = (
             setup.build_dataset(r, self.tokenizer, self.cfg, r.data.valid, train=False)
             if r.data.valid
@@ -147,6 +138,19 @@ class Trainer:
         self.out_dir = Path(r.log.out_dir)
         self.ckpt_dir = self.out_dir / "checkpoints"
         self.step = 0
+        if not training:
+            return
+        o = r.optim
+        groups = [g for g in setup.param_groups(model, o.weight_decay) if g["params"]]
+        self.optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps)
+        self.schedule = WarmupCosine(o.warmup_steps, o.schedule_steps or r.train.max_steps, o.min_lr_ratio)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
+        torch.manual_seed(r.train.seed + info.rank)  # dropout differs per rank, as it should
+        cache = self._encoder_cache(model) if k else None
+        self.train_set = setup.build_dataset(
+            r, self.tokenizer, self.cfg, r.data.train, train=True, encoder_cache=cache
+        )
+        self.sampler = setup.build_sampler(r, self.train_set, info, train=True)
 
     # ------------------------------------------------------------------------------ pieces
     def _encoder_cache(self, model: torch.nn.Module) -> EncoderCache:
@@ -378,6 +382,19 @@ def prepare(recipe: Recipe) -> None:
     info = init_distributed(recipe.train.device, recipe.dist.timeout_s)
     try:
         Trainer(recipe, info)
+    finally:
+        cleanup(info)
+
+
+def validate(recipe: Recipe) -> dict[str, float]:
+    """The validation metrics of the recipe's starting model (``model.checkpoint``) on ``data.valid``,
+    without training: loss, perplexity, token accuracy and, with ``log.decode_examples``, the decode
+    metrics, exactly as a run logs them (``log.eval_batches`` batches; 0: the whole split)."""
+    if not recipe.data.valid:
+        raise ConfigError("data.valid is empty: nothing to validate on")
+    info = init_distributed(recipe.train.device, recipe.dist.timeout_s)
+    try:
+        return Trainer(recipe, info, training=False).evaluate()
     finally:
         cleanup(info)
 
