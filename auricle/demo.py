@@ -400,13 +400,14 @@ def run(
             max_new_tokens = max_new_tokens or RANDOM_MAX_NEW_TOKENS
         model = api.load(name_or_path, device=device or "cpu", max_new_tokens=max_new_tokens)
         params = sum(p.numel() for p in model.engine.model.parameters())
+        chat = ""
         if model.chat_engine is not model.engine:  # a chat variant: count what it adds
             shared = {id(p) for p in model.engine.model.parameters()}
             extra = sum(p.numel() for p in model.chat_engine.model.parameters() if id(p) not in shared)
+            chat = f" + a chat variant of {extra / 1e6:.1f} M"
         loaded = time.perf_counter() - started
         clips = sorted({a for ex in rows for a in ex.audio})
         label = "tiny random model" if random_model else name_or_path
-        chat = f" + a chat variant of {extra / 1e6:.1f} M" if model.chat_engine is not model.engine else ""
         print(f"model:    {label} ({params / 1e6:.1f} M parameters{chat}, loaded in {loaded:.1f} s)")
         print(f"examples: {folder} ({len(clips)} clips, {len(rows)} manifest rows)")
         demo = Demo(model, folder, rows)

@@ -10,7 +10,7 @@ from typing import Any
 
 from auricle.checkpoint.files import SIDE_FILES, list_tensors, weight_files
 from auricle.checkpoint.loader import checkpoint_folder, detect_layout, read_config, routes_for
-from auricle.checkpoint.variant import CHAT_VARIANT, is_variant
+from auricle.checkpoint.variant import CHAT_VARIANT, variant_summary
 from auricle.checkpoint.whisper import detect_whisper_layout, read_whisper
 from auricle.errors import CheckpointError
 
@@ -82,18 +82,8 @@ def checkpoint_info(path: str | Path) -> CheckpointInfo:
         dtypes=dtypes,
         files={p.name: p.stat().st_size for p in files},
         side_files=side,
-        chat_variant=_variant_info(folder / CHAT_VARIANT),
+        chat_variant=variant_summary(folder / CHAT_VARIANT),
     )
-
-
-def _variant_info(folder: Path) -> dict[str, int] | None:
-    """Parameters, tensors and bytes of the variant in ``folder`` (None when there is none)."""
-    if not is_variant(folder):
-        return None
-    files = weight_files(folder)
-    infos = list_tensors(files)
-    numel = sum(info.nbytes // info.dtype.itemsize for info in infos.values())
-    return {"parameters": numel, "tensors": len(infos), "bytes": sum(p.stat().st_size for p in files)}
 
 
 def _whisper_info(path: Path) -> CheckpointInfo:

@@ -67,6 +67,17 @@ def is_variant(folder: str | Path) -> bool:
     return (Path(folder) / VARIANT_FILE).is_file()
 
 
+def variant_summary(folder: str | Path) -> dict[str, int] | None:
+    """Parameters, tensors and bytes of the variant in ``folder`` (None when there is none), from
+    file headers alone."""
+    if not is_variant(folder):
+        return None
+    files = weight_files(Path(folder))
+    infos = list_tensors(files)
+    numel = sum(info.nbytes // info.dtype.itemsize for info in infos.values())
+    return {"parameters": numel, "tensors": len(infos), "bytes": sum(p.stat().st_size for p in files)}
+
+
 def _replaced_children(model: AudioLM, names: list[str]) -> set[str]:
     """The top-level modules a variant must copy: those it writes into, and those tied to them."""
     children = {name.split(".", 1)[0] for name in names}

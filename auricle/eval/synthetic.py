@@ -463,39 +463,34 @@ def _score_chat(r: _Runner, examples: list[Example]) -> list[Metric]:
     """Each assistant turn, generated greedily after the reference conversation up to it (so one
     wrong reply does not change the next turn's context), against the reference reply: pooled word
     error rate (``wer``; characters for CJK text) and exact-match ``accuracy`` after normalisation."""
+    limit = getattr(r.model, "max_new_tokens", None) or CHAT_MAX_NEW_TOKENS  # a user's cap wins
     totals = {"wer": [0.0, 0.0], "accuracy": [0.0, 0.0]}
     for ex in examples:
         audios = [r.model.load_audio(path) for path in r.paths_of(ex)]
         session = r.model.chat()
-        limit = getattr(r.model, "max_new_tokens", None) or CHAT_MAX_NEW_TOKENS  # a user's cap wins
         session.generation = replace(session.generation, do_sample=False, max_new_tokens=limit)
         messages = ex.messages or []
         refs, outs = [], []
-        share = {"wer": [0.0, 0.0], "accuracy": [0.0, 0.0]}
         for j, message in enumerate(messages):
-            if message["role"] != "assistant" or j == 0:
-                continue
-            session.load_history(messages[:j], audios)
-            reply = session.respond().text
-            ref = _text_of(message)
-            errors, units = edit_counts(ref, reply)
-            exact = float(normalize(ref) == normalize(reply))
-            for name, (a, b) in (("wer", (errors, units)), ("accuracy", (exact, 1.0))):
-                share[name][0] += a
-                share[name][1] += b
-            refs.append(ref)
-            outs.append(reply)
-        for name, (a, b) in share.items():
-            totals[name][0] += a
-            totals[name][1] += b
+            if message["role"] == "assistant" and j > 0:
+                session.load_history(messages[:j], audios)
+                refs.append(_text_of(message))
+                outs.append(session.respond().text)
+        units = [edit_counts(ref, out) for ref, out in zip(refs, outs)]
+        share = {
+            "wer": [float(sum(u[0] for u in units)), float(sum(u[1] for u in units))],
+            "accuracy": [
+                float(sum(normalize(a) == normalize(b) for a, b in zip(refs, outs))),
+                float(len(refs)),
+            ],
+        }
+        for name, (hits, total) in share.items():
+            totals[name][0] += hits
+            totals[name][1] += total
         r.record(ex, refs, outs, share)
         r.bar.update(1)
-    return [
-        Metric("wer", totals["wer"][0] / max(totals["wer"][1], 1.0), int(totals["accuracy"][1])),
-        Metric(
-            "accuracy", totals["accuracy"][0] / max(totals["accuracy"][1], 1.0), int(totals["accuracy"][1])
-        ),
-    ]
+    turns = int(totals["accuracy"][1])
+    return [Metric(name, hits / max(total, 1.0), turns) for name, (hits, total) in totals.items()]
 
 
 _SCORERS: dict[str, Callable[[_Runner, list[Example]], list[Metric]]] = {

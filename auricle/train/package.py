@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from auricle.checkpoint import load_checkpoint, save_checkpoint
-from auricle.checkpoint.variant import CHAT_VARIANT, changed_tensors, save_variant
+from auricle.checkpoint.variant import CHAT_VARIANT, save_variant, variant_summary
 from auricle.errors import CheckpointError
 
 #: OpenAI Whisper's licence: the audio encoder of every auricle-small model starts from its weights.
@@ -129,9 +129,8 @@ def package_model(
     save_checkpoint(loaded.model, dst, dtype="float16", tokenizer_folder=src, progress=False)
     chat_note = ""
     if chat_model is not None:
-        delta = changed_tensors(loaded.model, chat_model)
-        save_variant(loaded.model, chat_model, dst / CHAT_VARIANT, dtype="float16")
-        chat_note = "\n" + CHAT_NOTE.format(chat_params=sum(t.numel() for t in delta.values()))
+        variant = save_variant(loaded.model, chat_model, dst / CHAT_VARIANT, dtype="float16")
+        chat_note = "\n" + CHAT_NOTE.format(chat_params=variant_summary(variant)["parameters"])
     for recipe, file_name in zip(recipes, names, strict=True):
         shutil.copyfile(recipe, dst / file_name)
     (dst / "LICENSE-whisper.txt").write_text(WHISPER_LICENSE, encoding="utf-8")
