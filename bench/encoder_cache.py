@@ -13,6 +13,7 @@ reference's fp32 time over auricle's cache-building time at the default precisio
 
     .venv/bin/python bench/encoder_cache.py
     .venv/bin/python bench/encoder_cache.py --threads 1 --repeats 5
+    .venv/bin/python bench/encoder_cache.py --device cuda --batch 64   # on a GPU (TF32 off)
 """
 
 from __future__ import annotations
@@ -68,25 +69,31 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="clips per batch (the cache builder's 8)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats; the minimum is reported")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (TF32 off: fp32 means fp32)")
     args = parser.parse_args()
 
     setup_torch(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        print(f"device: {torch.cuda.get_device_name(device)}")
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     print(f"Whisper-base encoder (6 blocks, random weights), batch={args.batch}, repeats={args.repeats}")
-    reference, ours = whisper_base_pair()
+    reference, ours = (m.to(device) for m in whisper_base_pair())
     rng = np.random.default_rng(0)
     speedup = None
     for seconds in (5, 30):
         clips = [0.1 * rng.standard_normal(16000 * seconds, dtype=np.float32) for _ in range(args.batch)]
-        ours_mel = log_mel(clips, 80)
-        frames = audio_token_count(ours_mel.num_samples, "floor").mel_frames
+        ours_mel = log_mel(clips, 80, device=device)
+        frames = audio_token_count(ours_mel.num_samples.cpu(), "floor").mel_frames.to(device)
         padded = torch.nn.functional.pad(ours_mel.features, (0, 3000 - ours_mel.features.shape[-1]))
 
         def run_reference(bf16: bool, padded=padded):
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 return reference(padded).last_hidden_state
 
         def run_ours(bf16: bool, mel=ours_mel.features, frames=frames):
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 return ours.hidden_states(mel, frames)
 
         fp32_states, conv_len = run_ours(False)
@@ -102,7 +109,7 @@ def main() -> None:
             check = f", fp32 vs transformers {err:.1e}"
         times = {
             (name, bf16): best_time(
-                lambda f=f, b=bf16: f(b), warmup=1, repeats=args.repeats, steps=1, sync=lambda: None
+                lambda f=f, b=bf16: f(b), warmup=1, repeats=args.repeats, steps=1, sync=sync
             )
             for name, f in (("transformers", run_reference), ("auricle", run_ours))
             for bf16 in (False, True)

@@ -9,6 +9,7 @@ clip. Each timing is the minimum over repeats after a warm-up. The outputs are c
     .venv/bin/python bench/features.py            # 80 mels (Qwen-Audio)
     .venv/bin/python bench/features.py --n-mels 128 --repeats 30
     .venv/bin/python bench/features.py --threads 1    # steadier on a CPU shared with other jobs
+    .venv/bin/python bench/features.py --device cuda --batch 32   # auricle on the GPU (reference on the host)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import torch
 from machine import setup_torch
 
 from auricle.audio.features import log_mel
@@ -42,6 +44,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16, help="clips per batch")
     parser.add_argument("--repeats", type=int, default=10, help="timed repeats; the minimum is reported")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="cpu", help="where auricle computes the features (cpu or cuda)")
     args = parser.parse_args()
 
     from transformers import WhisperFeatureExtractor  # the oracle; not a runtime dependency of auricle
@@ -59,9 +62,12 @@ def main() -> None:
             return reference(clips, sampling_rate=16000, return_tensors="pt")["input_features"]
 
         def run_ours(clips=clips):
-            return log_mel(clips, args.n_mels).features
+            features = log_mel(clips, args.n_mels, device=args.device).features
+            if args.device != "cpu":
+                torch.cuda.synchronize()
+            return features
 
-        ours, theirs = run_ours(), run_reference()
+        ours, theirs = run_ours().cpu(), run_reference()
         diff = (ours - theirs[..., : ours.shape[-1]]).abs().max().item()
         t_ref, t_ours = best_time(run_reference, args.repeats), best_time(run_ours, args.repeats)
         ratios.append(t_ref / t_ours)

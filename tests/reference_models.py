@@ -6,7 +6,16 @@ Imported by the parity, checkpoint and generation tests as ``from reference_mode
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
+
+#: A ``device`` parameter that runs a test on CUDA too where there is a GPU (``pytest -m gpu`` runs only
+#: the CUDA cases; without a GPU they are skipped, and the CPU case still runs).
+CUDA = pytest.param(
+    "cuda",
+    marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")],
+)
+DEVICES = ["cpu", CUDA]
 
 
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -4,12 +4,13 @@ loop, sampling semantics, stop tokens/strings, streaming. Tiny random models in 
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 from pathlib import Path
 
 import pytest
 import torch
-from reference_models import tiny_qwen2_audio_hf
+from reference_models import DEVICES, tiny_qwen2_audio_hf
 
 from auricle.errors import ConfigError, PromptError
 from auricle.generate import GenerationConfig, generate, generation_preset, stream, stream_batch
@@ -84,7 +85,9 @@ def run_subset(model, prompts, mel, frames, rows, config=NO_STOP):
     return generate(model, [prompts[r] for r in rows], mel=sub_mel, mel_frames=sub_frames, config=config)
 
 
-def test_batch_invariance_bs1_bs8_bs16(v2_model):
+@pytest.mark.parametrize("device", DEVICES)
+def test_batch_invariance_bs1_bs8_bs16(v2_model, device):
+    v2_model = copy.deepcopy(v2_model).to(device)
     prompts, mel, frames = audio_batch(16)
     full = [r.token_ids for r in run_subset(v2_model, prompts, mel, frames, list(range(16)))]
     halves = [
@@ -113,19 +116,13 @@ def test_matches_no_cache_loop(v2_model):
         assert got[r].finish_reason == "length" and got[r].prompt_tokens == len(p)
 
 
-def test_matches_transformers_generate():
+@pytest.mark.parametrize("device", DEVICES)
+def test_matches_transformers_generate(device):
     pytest.importorskip("transformers")
-    from auricle.checkpoint.keymap import QWEN2_AUDIO_RUNTIME, convert
-
-    hf = tiny_qwen2_audio_hf(AUDIO_ID, vocab=VOCAB, seed=3)
-    ours = AudioLM(tiny_v2_config())
-    state, unmatched = convert(hf.state_dict(), QWEN2_AUDIO_RUNTIME)
-    assert not unmatched
-    ours.load_state_dict(state)
-    ours.eval()
-
-    frames = torch.tensor([93, 140, 57])
-    feats = torch.randn(3, 128, 3000) * 0.5  # the reference wants 30 s; ours reads what it needs
+    hf, ours = (m.to(device) for m in _hf_and_ours())
+    frames = torch.tensor([93, 140, 57], device=device)
+    feats = torch.randn(3, 128, 3000, generator=torch.Generator().manual_seed(0)).to(device) * 0.5
+    # (the reference wants 30 s; ours reads what it needs)
     n = pooled_lengths(conv_lengths(frames)).tolist()
     rows = [
         [11, 12, 991] + [AUDIO_ID] * n[0] + [992, 5, 6],
@@ -135,14 +132,14 @@ def test_matches_transformers_generate():
 
     def reference(idx: list[int], **kw) -> list[list[int]]:
         width = max(len(rows[i]) for i in idx)
-        ids = torch.tensor([[0] * (width - len(rows[i])) + rows[i] for i in idx])
-        att = torch.tensor([[0] * (width - len(rows[i])) + [1] * len(rows[i]) for i in idx])
+        ids = torch.tensor([[0] * (width - len(rows[i])) + rows[i] for i in idx], device=device)
+        att = torch.tensor([[0] * (width - len(rows[i])) + [1] * len(rows[i]) for i in idx], device=device)
         with torch.inference_mode():
             out = hf.generate(
                 input_ids=ids,
                 attention_mask=att,
                 input_features=feats[idx],
-                feature_attention_mask=(torch.arange(3000)[None] < frames[idx, None]).long(),
+                feature_attention_mask=(torch.arange(3000, device=device)[None] < frames[idx, None]).long(),
                 do_sample=False,
                 max_new_tokens=20,
                 pad_token_id=0,
@@ -174,21 +171,22 @@ def _hf_and_ours():
     return hf, ours.eval()
 
 
-def test_beam_search_matches_transformers():
+@pytest.mark.parametrize("device", DEVICES)
+def test_beam_search_matches_transformers(device):
     """Same weights, same beams: stop ids chosen among the tokens the model likes, so hypotheses
     finish at different steps; one and two stop ids; length penalties 0, 1, 2; min_new_tokens."""
     pytest.importorskip("transformers")
-    hf, ours = _hf_and_ours()
-    frames = torch.tensor([93, 140, 57])
-    feats = torch.randn(3, 128, 3000, generator=torch.Generator().manual_seed(1)) * 0.5
+    hf, ours = (m.to(device) for m in _hf_and_ours())
+    frames = torch.tensor([93, 140, 57], device=device)
+    feats = torch.randn(3, 128, 3000, generator=torch.Generator().manual_seed(1)).to(device) * 0.5
     n = pooled_lengths(conv_lengths(frames)).tolist()
     rows = [
         [11, 12, 991] + [AUDIO_ID] * n[0] + [992, 5, 6],
         [3, 991] + [AUDIO_ID] * n[1] + [992, 7, 8, 9, 10, 11, 12, 13],
         [4, 991] + [AUDIO_ID] * n[2] + [992],
     ]
-    att = torch.tensor([[0] * (len(rows[1]) - len(r)) + [1] * len(r) for r in rows])
-    ids = torch.tensor([[0] * (len(rows[1]) - len(r)) + r for r in rows])
+    att = torch.tensor([[0] * (len(rows[1]) - len(r)) + [1] * len(r) for r in rows], device=device)
+    ids = torch.tensor([[0] * (len(rows[1]) - len(r)) + r for r in rows], device=device)
     greedy = generate(ours, rows, mel=feats, mel_frames=frames, config=NO_STOP.replace(max_new_tokens=16))
     stop_sets = ([greedy[0].token_ids[3]], [greedy[1].token_ids[5], greedy[2].token_ids[2]])
     cases = [(s, k, lp, 0) for s in stop_sets for k, lp in ((2, 1.0), (4, 0.0), (4, 2.0))]
@@ -200,7 +198,7 @@ def test_beam_search_matches_transformers():
                 input_ids=ids,
                 attention_mask=att,
                 input_features=feats,
-                feature_attention_mask=(torch.arange(3000)[None] < frames[:, None]).long(),
+                feature_attention_mask=(torch.arange(3000, device=device)[None] < frames[:, None]).long(),
                 do_sample=False,
                 num_beams=beams,
                 length_penalty=penalty,

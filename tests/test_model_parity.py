@@ -1,7 +1,8 @@
 """Parity of auricle's model against transformers (the reference), same random weights, fp32.
 
 Weights are copied through the production key maps in auricle.checkpoint.keymap, so these tests
-also check the maps. Tolerance: relative error ≤ 1e-5 on logits and encoder states.
+also check the maps. Tolerance: relative error ≤ 1e-5 on logits and encoder states. The ``device``-parametrised tests run
+on CUDA too where there is a GPU (TF32 off: tests/conftest.py), with the same bar; bf16 on CUDA is checked at the end.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from reference_models import random_audio, rel_err, tiny_qwen2_audio_hf  # noqa: E402
+from reference_models import DEVICES, random_audio, rel_err, tiny_qwen2_audio_hf  # noqa: E402
 
 from auricle.checkpoint.keymap import _ENCODER_V2, QWEN2_AUDIO_RUNTIME, QWEN2_LM, convert  # noqa: E402
 from auricle.model import AudioLM, preset  # noqa: E402
@@ -46,16 +47,18 @@ def whisper_features(audios: list[np.ndarray], n_mels: int) -> tuple[torch.Tenso
     return out.input_features, torch.tensor([-(-len(a) // 160) for a in audios])
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("seconds", [[1.0], [0.73], [2.2, 0.5, 1.30625]])
-def test_v2_encoder_matches_transformers_on_real_lengths(seconds):
-    hf, ours = tiny_v2_pair()
+def test_v2_encoder_matches_transformers_on_real_lengths(seconds, device):
+    hf, ours = (m.to(device) for m in tiny_v2_pair())
     audios = [random_audio(s, i) for i, s in enumerate(seconds)]
     feats, frames = whisper_features(audios, 128)
+    feats, frames = feats.to(device), frames.to(device)
     assert frames.tolist() == [int(np.ceil(len(a) / 160)) for a in audios]
     conv = conv_lengths(frames)
     c_max = int(conv.max())
-    mask = (torch.arange(1500)[None] < conv[:, None]).long()
-    dummy = torch.zeros(len(audios), 1500, 1)
+    mask = (torch.arange(1500, device=device)[None] < conv[:, None]).long()
+    dummy = torch.zeros(len(audios), 1500, 1, device=device)
     bidir = transformers.masking_utils.create_bidirectional_mask(
         config=hf.config.audio_config, inputs_embeds=dummy, attention_mask=mask
     )
@@ -76,10 +79,9 @@ def v2_prompt(n_tokens: list[int], texts: list[list[int]]) -> list[int]:
     return ids + [5, 6, 7]
 
 
-@pytest.mark.parametrize("n_kv_heads", [4, 2])
-def test_v2_full_model_logits_match(n_kv_heads):
-    hf, ours = tiny_v2_pair(n_kv_heads=n_kv_heads)
-    # row 0: one odd-length audio; row 1: two audios in one prompt
+def v2_logits(hf, ours, device: str = "cpu", dtype: torch.dtype = torch.float32):
+    """Reference and our logits on one left-padded batch (row 0: one odd-length audio; row 1: two
+    audios in one prompt), with the mask of the real positions. Ours may run in another ``dtype``."""
     audios = [random_audio(0.93, 1), random_audio(0.41, 2), random_audio(0.6, 3)]
     feats, frames = whisper_features(audios, 128)
     n_tok = pooled_lengths(conv_lengths(frames)).tolist()
@@ -91,22 +93,32 @@ def test_v2_full_model_logits_match(n_kv_heads):
         ids[r, width - len(row) :] = torch.tensor(row)
         att[r, width - len(row) :] = 1
     pos = (att.cumsum(-1) - 1).clamp(min=0)
+    ids, att, pos, feats, frames = (t.to(device) for t in (ids, att, pos, feats, frames))
     with torch.no_grad():
         ref = hf(
             input_ids=ids,
             attention_mask=att,
             position_ids=pos,
             input_features=feats,
-            feature_attention_mask=(torch.arange(3000)[None] < frames[:, None]).long(),
+            feature_attention_mask=(torch.arange(3000, device=device)[None] < frames[:, None]).long(),
         ).logits
-        got = ours(ids, attention_mask=att, mel=feats[..., :1000].contiguous(), mel_frames=frames)
-    valid = att.bool()
+        mel = feats[..., :1000].contiguous().to(dtype)
+        got = ours.to(dtype)(ids, attention_mask=att, mel=mel, mel_frames=frames)
+    return got.float(), ref, att.bool()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("n_kv_heads", [4, 2])
+def test_v2_full_model_logits_match(n_kv_heads, device):
+    hf, ours = (m.to(device) for m in tiny_v2_pair(n_kv_heads=n_kv_heads))
+    got, ref, valid = v2_logits(hf, ours, device)
     assert rel_err(got[valid], ref[valid]) <= 1e-5
     assert torch.equal(got[valid].argmax(-1), ref[valid].argmax(-1))
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("n_kv_heads", [4, 1])
-def test_text_decoder_matches_qwen2_causal_lm(n_kv_heads):
+def test_text_decoder_matches_qwen2_causal_lm(n_kv_heads, device):
     torch.manual_seed(1)
     hf_cfg = transformers.Qwen2Config(
         vocab_size=500,
@@ -134,11 +146,13 @@ def test_text_decoder_matches_qwen2_causal_lm(n_kv_heads):
     assert not unmatched
     missing, unexpected = ours.load_state_dict(state, strict=False)
     assert not unexpected and all(not k.startswith(("text.", "lm_head")) for k in missing)
+    hf, ours = hf.to(device), ours.to(device)
     ids = torch.randint(0, 500, (3, 17))
     att = torch.ones_like(ids)
     att[1, :5] = 0
     att[2, :9] = 0
     pos = (att.cumsum(-1) - 1).clamp(min=0)
+    ids, att, pos = ids.to(device), att.to(device), pos.to(device)
     with torch.no_grad():
         ref = hf(input_ids=ids, attention_mask=att, position_ids=pos).logits
         got = ours(ids, attention_mask=att)
@@ -150,7 +164,8 @@ def test_text_decoder_matches_qwen2_causal_lm(n_kv_heads):
     assert rel_err(got[2, 9:], alone[0]) <= 1e-5
 
 
-def test_v1_encoder_matches_whisper_encoder_on_30s():
+@pytest.mark.parametrize("device", DEVICES)
+def test_v1_encoder_matches_whisper_encoder_on_30s(device):
     """v1's encoder is Whisper's: on a full 30 s input the pre-pool states equal WhisperEncoder's."""
     torch.manual_seed(2)
     wcfg = transformers.WhisperConfig(
@@ -179,10 +194,11 @@ def test_v1_encoder_matches_whisper_encoder_on_30s():
     assert unmatched == [] or unmatched == ["audio_tower.embed_positions.weight"]
     assert torch.allclose(sd["embed_positions.weight"], ours.positions, atol=1e-6)  # both sinusoids
     ours.load_state_dict({k: v for k, v in mapped.items() if k != "positions"}, strict=False)
-    feats, _ = whisper_features([random_audio(30.0, 4)], 80)
+    ref_enc, ours = ref_enc.to(device), ours.to(device)
+    feats = whisper_features([random_audio(30.0, 4)], 80)[0].to(device)
     with torch.no_grad():
         ref = ref_enc(feats).last_hidden_state  # Whisper applies its final LayerNorm per position
-        states, conv_len = ours.hidden_states(feats, torch.tensor([3000]))
+        states, conv_len = ours.hidden_states(feats, torch.tensor([3000], device=device))
         got = ours.final_norm(states)
     assert conv_len.tolist() == [1500]
     assert rel_err(got, ref) <= 1e-5
@@ -247,3 +263,17 @@ def test_encoder_resumes_from_cached_intermediate_states():
         resumed = model.encode_audio_from(states, conv_len, start_layer=1)
     for a, b in zip(full, resumed):
         assert torch.equal(a, b)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_on_cuda_stays_close_to_the_fp32_reference(dtype):
+    """Ours in bf16/fp16 on CUDA (flash or memory-efficient attention, left padding, two audios in a
+    row) against transformers in fp32: bf16 keeps 8 bits of mantissa, so ≈ 1e-2 relative error."""
+    hf, ours = (m.to("cuda") for m in tiny_v2_pair())
+    got, ref, valid = v2_logits(hf, ours, "cuda", dtype)
+    err = rel_err(got[valid], ref[valid])
+    assert err <= (2e-2 if dtype == torch.bfloat16 else 5e-3), err
+    agree = (got[valid].argmax(-1) == ref[valid].argmax(-1)).float().mean().item()
+    assert agree >= 0.9, agree

@@ -5,7 +5,8 @@ by ``examples/make_examples.py``: held-out sentences and voices of the synthetic
 scores must stay within the thresholds below. Without an installed shipped model every test FAILS
 (never skips): shipping auricle without its weights is the regression this file guards against.
 ``AURICLE_TEST_MODEL=path/to/checkpoint`` tests another checkpoint instead (a candidate before it is
-packaged). One batched call per task (per spoken language for transcripts): a few seconds on CPU.
+packaged). ``AURICLE_TEST_DEVICE=cuda`` runs the same thresholds on the GPU (the checkpoint's own
+dtype there). One batched call per task (per spoken language for transcripts): a few seconds on CPU.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from auricle.eval.synthetic import CLASSIFY_KINDS, load_examples
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MODEL_ENV = "AURICLE_TEST_MODEL"
+DEVICE_ENV = "AURICLE_TEST_DEVICE"
 
 # Thresholds: the shipped auricle-small's value on these clips (in each comment; measured on CPU,
 # greedy decoding) plus a margin, so that a worse model or a broken pipeline fails. A model that
@@ -48,7 +50,7 @@ MIN_SPEECH_LABEL_ACCURACY = 0.6  # shipped: 0.79 (11 of 14: 6 of 7 voices, 5 of 
 def _load() -> tuple[auricle.AudioModel | None, str]:
     override = os.environ.get(MODEL_ENV)
     try:
-        return auricle.load(override or None, device="cpu"), ""
+        return auricle.load(override or None, device=os.environ.get(DEVICE_ENV, "cpu")), ""
     except CheckpointError as e:
         return None, str(e)
 

@@ -118,7 +118,8 @@ class AudioEncoder(nn.Module):
         ``stop_layer`` runs only blocks ``[0, stop_layer)`` — the states a training cache stores
         while those blocks are frozen; :meth:`forward_from` continues from them.
         """
-        conv_len = conv_lengths(mel_frames.to(torch.long), self.cfg.n_ctx)
+        # frames may come from the CPU (the feature batch counts samples there) while mel is on the GPU
+        conv_len = conv_lengths(mel_frames.to(device=mel.device, dtype=torch.long), self.cfg.n_ctx)
         c_max = int(conv_len.max())
         frame_idx = torch.arange(2 * c_max + 1, device=mel.device)
         need = 2 * c_max if self.cfg.edge == "truncate" else 2 * c_max + 1

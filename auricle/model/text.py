@@ -84,6 +84,12 @@ class Rotary(nn.Module):
         return emb.cos(), emb.sin()
 
 
+def _activation_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype the layers compute in: autocast's where it is on, else that of ``x``."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+
+
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat([-x2, x1], dim=-1)
@@ -243,8 +249,14 @@ class TextModel(nn.Module):
             if cache_pos:
                 raise ValueError("branches (packed continuations) are for training: no KV cache")
             allowed = allowed & ((branches[:, None, :] == 0) | (branches[:, None, :] == branches[:, :, None]))
-        mask = (allowed | (k_abs[None, None, :] == q_abs[None, :, None]))[:, None]  # [B, 1, S, K]
-        rope = self.rotary.cos_sin(positions, ntk_alpha)
+        allowed = (allowed | (k_abs[None, None, :] == q_abs[None, :, None]))[:, None]  # [B, 1, S, K]
+        # Once per forward rather than in every layer (each conversion is a kernel launch per layer,
+        # which decides a small-batch decode step's speed on a GPU): the boolean mask as the additive
+        # 0 / -inf mask attention would build from it, and cos/sin in the activation dtype.
+        dtype = _activation_dtype(embeds)
+        mask = torch.zeros(allowed.shape, dtype=dtype, device=embeds.device).masked_fill_(~allowed, -math.inf)
+        cos, sin = self.rotary.cos_sin(positions, ntk_alpha)
+        rope = (cos, sin) if self.cfg.rope_in_fp32 else (cos.to(dtype), sin.to(dtype))
         logn = self.logn_scale(positions)
         x = embeds
         for i, layer in enumerate(self.layers):
