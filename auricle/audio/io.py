@@ -17,15 +17,17 @@ import io
 import math
 import os
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-import av
 import numpy as np
 import soundfile as sf
 import soxr
 import torch
 
 from auricle.errors import AudioError
+
+if TYPE_CHECKING:
+    import av
 
 SAMPLE_RATE = 16000  # Hz; the rate every Whisper-style encoder expects
 
@@ -244,6 +246,8 @@ def _decode_with_soundfile(
 def _decode_with_pyav(
     handle: str | IO[bytes], what: str, max_seconds: float | None
 ) -> tuple[np.ndarray, float]:
+    import av  # imported on first use: most inputs are WAV/FLAC/Ogg, and importing FFmpeg takes ≈ 0.15 s
+
     try:
         with av.open(handle, mode="r") as container:
             if not container.streams.audio:
