@@ -79,9 +79,10 @@ def v2_prompt(n_tokens: list[int], texts: list[list[int]]) -> list[int]:
     return ids + [5, 6, 7]
 
 
-def v2_logits(hf, ours, device: str = "cpu", dtype: torch.dtype = torch.float32):
+def v2_logits(hf, ours, device: str = "cpu", dtype: torch.dtype = torch.float32, autocast: bool = False):
     """Reference and our logits on one left-padded batch (row 0: one odd-length audio; row 1: two
-    audios in one prompt), with the mask of the real positions. Ours may run in another ``dtype``."""
+    audios in one prompt), with the mask of the real positions. Ours may run in another ``dtype``
+    or under bf16 ``autocast``."""
     audios = [random_audio(0.93, 1), random_audio(0.41, 2), random_audio(0.6, 3)]
     feats, frames = whisper_features(audios, 128)
     n_tok = pooled_lengths(conv_lengths(frames)).tolist()
@@ -103,7 +104,8 @@ def v2_logits(hf, ours, device: str = "cpu", dtype: torch.dtype = torch.float32)
             feature_attention_mask=(torch.arange(3000, device=device)[None] < frames[:, None]).long(),
         ).logits
         mel = feats[..., :1000].contiguous().to(dtype)
-        got = ours.to(dtype)(ids, attention_mask=att, mel=mel, mel_frames=frames)
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
+            got = ours.to(dtype)(ids, attention_mask=att, mel=mel, mel_frames=frames)
     return got.float(), ref, att.bool()
 
 
@@ -277,3 +279,17 @@ def test_half_precision_on_cuda_stays_close_to_the_fp32_reference(dtype):
     assert err <= (2e-2 if dtype == torch.bfloat16 else 5e-3), err
     agree = (got[valid].argmax(-1) == ref[valid].argmax(-1)).float().mean().item()
     assert agree >= 0.9, agree
+
+
+def test_bf16_autocast_stays_close_to_the_fp32_reference():
+    """Under bf16 autocast (how the recipes train, on CPUs too) the decoder builds its attention mask
+    and RoPE tables in the autocast dtype; the logits stay near the fp32 reference's and backward runs."""
+    hf, ours = tiny_v2_pair()
+    got, ref, valid = v2_logits(hf, ours, autocast=True)
+    assert rel_err(got[valid], ref[valid]) <= 2e-2
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = ours(ids).float().logsumexp(-1).mean()
+    loss.backward()
+    grads = [p.grad for p in ours.text.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
