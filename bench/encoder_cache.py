@@ -22,7 +22,7 @@ import argparse
 
 import numpy as np
 import torch
-from machine import best_time, setup_torch
+from machine import best_time, setup_torch, synchronize
 
 from auricle.audio.features import audio_token_count, log_mel
 from auricle.checkpoint.keymap import _ENCODER_V2, convert
@@ -77,7 +77,6 @@ def main() -> None:
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
         print(f"device: {torch.cuda.get_device_name(device)}")
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     print(f"Whisper-base encoder (6 blocks, random weights), batch={args.batch}, repeats={args.repeats}")
     reference, ours = (m.to(device) for m in whisper_base_pair())
     rng = np.random.default_rng(0)
@@ -109,7 +108,11 @@ def main() -> None:
             check = f", fp32 vs transformers {err:.1e}"
         times = {
             (name, bf16): best_time(
-                lambda f=f, b=bf16: f(b), warmup=1, repeats=args.repeats, steps=1, sync=sync
+                lambda f=f, b=bf16: f(b),
+                warmup=1,
+                repeats=args.repeats,
+                steps=1,
+                sync=lambda: synchronize(device),
             )
             for name, f in (("transformers", run_reference), ("auricle", run_ours))
             for bf16 in (False, True)

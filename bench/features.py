@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import torch
-from machine import setup_torch
+from machine import setup_torch, synchronize
 
 from auricle.audio.features import log_mel
 
@@ -63,8 +62,7 @@ def main() -> None:
 
         def run_ours(clips=clips):
             features = log_mel(clips, args.n_mels, device=args.device).features
-            if args.device != "cpu":
-                torch.cuda.synchronize()
+            synchronize(args.device)
             return features
 
         ours, theirs = run_ours().cpu(), run_reference()

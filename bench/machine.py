@@ -30,6 +30,15 @@ def setup_torch(threads: int | None) -> None:
     print(f"machine: {cpu_model()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
 
 
+def synchronize(device) -> None:
+    """Wait for the work queued on ``device`` (a CUDA device; a no-op on a CPU), before reading a clock."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def best_time(
     step: Callable[[], None], *, warmup: int, repeats: int, steps: int, sync: Callable[[], None]
 ) -> float:

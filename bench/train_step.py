@@ -28,7 +28,7 @@ import datetime
 import platform
 
 import torch
-from machine import best_time
+from machine import best_time, synchronize
 
 from auricle.audio.features import audio_token_count
 from auricle.model import AudioLM, preset
@@ -151,11 +151,6 @@ def peak_flops(device: torch.device, override: float | None) -> float | None:
     return next((p for key, p in PEAK_BF16 if key in name), None)
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=sorted(MODELS), default=None, help="default: small on CPU, 1b on CUDA")
@@ -224,7 +219,7 @@ def main() -> None:
             warmup=args.warmup,
             repeats=args.repeats,
             steps=args.steps,
-            sync=lambda: sync(device),
+            sync=lambda: synchronize(device),
         )
 
     best = timed(False)

@@ -13,16 +13,15 @@ from pathlib import Path
 import pytest
 import torch
 from test_data_pipeline import make_corpus
+from test_shipped_model import examples, paths
+from test_train import _overrides
 
 import auricle
 from auricle.eval.metrics import error_rate
-from auricle.eval.synthetic import load_examples
 from auricle.train.config import load_recipe
 from auricle.train.loop import train
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +31,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _train(corpus: Path, out: Path, *extra: str) -> list[float]:
     """The tiny-test recipe's loss curve (one value per step)."""
-    overrides = [
-        f"data.train=[{corpus / 'train.jsonl'}]",
-        f"model.tokenizer={corpus / 'tokenizer'}",
-        f"log.out_dir={out}",
-        "log.save_every=0",
-        "data.augment.prob=0",
-        *extra,
-    ]
+    overrides = _overrides(corpus, out, "log.save_every=0", "data.augment.prob=0", *extra)
     return train(load_recipe("tiny-test", overrides)).losses
 
 
@@ -76,10 +68,7 @@ def test_bf16_training_on_cuda_learns_like_fp32(corpus: Path, tmp_path: Path) ->
 def test_shipped_model_on_cuda_reads_the_clips_as_on_cpu() -> None:
     """fp32 on the GPU gives the CPU's transcripts word for word; the checkpoint's own half precision
     (the default on CUDA) and bf16 stay within a few words of them."""
-    rows = [
-        ex for ex in load_examples(EXAMPLES / "examples.jsonl") if ex.task == "asr" and ex.language == "en"
-    ]
-    clips = [str(EXAMPLES / ex.audio[0]) for ex in rows]
+    clips = paths([ex for ex in examples()["asr"] if ex.language == "en"])
     want = [r.text for r in auricle.load(device="cpu").transcribe(clips, language="en")]
     for dtype in ("float32", "auto", "bfloat16"):
         got = [r.text for r in auricle.load(device="cuda", dtype=dtype).transcribe(clips, language="en")]
