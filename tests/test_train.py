@@ -841,3 +841,13 @@ def test_compile_without_a_cpp_compiler_stays_eager(capsys) -> None:
         assert not setup.compile_blocks(model, torch.device("cpu"))
     assert "no C++ compiler" in capsys.readouterr().err
     assert all(getattr(b, "_compiled_call_impl", None) is None for b in model.text.layers)
+
+
+def test_data_workers_that_take_the_steps_cores_are_reported() -> None:
+    cpu = torch.device("cpu")
+    warning = setup.worker_oversubscription(1, cpu, threads=2, cores=2)
+    assert warning is not None and "data.num_workers=0" in warning and "2 core(s)" in warning
+    assert setup.worker_oversubscription(0, cpu, threads=2, cores=2) is None  # no worker process
+    assert setup.worker_oversubscription(2, cpu, threads=4, cores=8) is None  # room for both
+    assert setup.worker_oversubscription(4, torch.device("meta"), threads=2, cores=2) is None  # not CPU
+    assert 1 <= setup.usable_cores() <= (os.cpu_count() or 1)

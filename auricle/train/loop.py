@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -151,6 +152,11 @@ class Trainer:
             r, self.tokenizer, self.cfg, r.data.train, train=True, encoder_cache=cache
         )
         self.sampler = setup.build_sampler(r, self.train_set, info, train=True)
+        warning = setup.worker_oversubscription(
+            r.data.num_workers, info.device, torch.get_num_threads(), setup.usable_cores()
+        )
+        if warning and info.is_main:
+            print(f"auricle train: warning: {warning}", file=sys.stderr)
 
     # ------------------------------------------------------------------------------ pieces
     def _encoder_cache(self, model: torch.nn.Module) -> EncoderCache:
