@@ -342,11 +342,28 @@ class AudioModel:
         )
 
     def caption(
-        self, audio: AudioArg, *, language: str = "en", style: str = "clotho", batch_size: int | None = None
+        self,
+        audio: AudioArg,
+        *,
+        language: str = "en",
+        style: str = "clotho",
+        audio_language: str | None = None,
+        batch_size: int | None = None,
     ) -> Caption | list[Caption]:
-        """A one-sentence description of the sound (``style``: ``clotho``, ``audiocaps`` or ``plain``)."""
+        """A one-sentence description of the sound (``style``: ``clotho``, ``audiocaps`` or ``plain``).
+
+        ``audio_language``: for speech, its language code, or ``"auto"`` to detect it first (Qwen-Audio
+        prompts name the spoken language; auricle-small was trained so and otherwise guesses English);
+        None (default) for sounds and music.
+        """
         return self._run(
-            audio, batch_size, _caption, language=language, style=style, max_seconds=self.max_audio_seconds
+            audio,
+            batch_size,
+            _caption,
+            language=language,
+            style=style,
+            audio_language=audio_language,
+            max_seconds=self.max_audio_seconds,
         )
 
     def ask(

@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from auricle import api
 from auricle.data.manifest import Event, Example, Word, read_manifest, write_manifest
+from auricle.demo import EXAMPLES_DIR, build_random_checkpoint
 from auricle.errors import AudioError, ConfigError
 from auricle.eval.cli import register
 from auricle.eval.compare import compare_samples, read_samples
 from auricle.eval.metrics import bleu
-from auricle.eval.synthetic import NO_CHAT, SKIPPED_TASKS, evaluate_manifest
+from auricle.eval.synthetic import NO_CHAT, SKIPPED_TASKS, evaluate_manifest, load_examples
+from auricle.prompt import Audio, Rendered, example_prompt
+from auricle.tasks.engine import ModelEngine
 from auricle.tasks.results import (
     Answer,
     Caption,
@@ -81,8 +85,10 @@ class ScriptedModel:
         exs = [self._find(a, "lid") for a in self._log(audios)]
         return [LanguageDetection(self._answer(ex, ex.language), {}) for ex in exs]
 
-    def caption(self, audios, *, language="en", style="clotho", batch_size=None):
+    def caption(self, audios, *, language="en", style="clotho", audio_language=None, batch_size=None):
         exs = [self._find(a, "caption") for a in self._log(audios)]
+        # the harness names the spoken language of speech, as the training prompts do
+        assert all(ex.language == audio_language for ex in exs)
         return [Caption(self._answer(ex, ex.text)) for ex in exs]
 
     def describe_music(self, audios, *, batch_size=None):
@@ -156,6 +162,7 @@ def _manifest(folder: Path) -> Path:
         ex("c1", "caption", "e1.flac", text="A dog barks twice.", caption_style="plain"),
         ex("c2", "caption", "e1.flac", text="Two barks of a dog.", caption_style="plain"),
         ex("c3", "caption", "e2.flac", text="Rain falls on a roof.", caption_style="plain"),
+        ex("c4", "caption", "s3.flac", language="zh", text="A man speaks Chinese.", caption_style="plain"),
         ex("m1", "music_caption", "n1.flac", text="A single bright string note."),
         ex("m2", "music_caption", "n2.flac", text="A soft organ note."),
         ex("sc1", "scene", "e1.flac", label="kitchen"),
@@ -210,7 +217,7 @@ def test_scripted_references_score_perfectly(tmp_path):
     assert v["note_analysis:velocity_accuracy"] == 1.0
     assert v["caption:cider_d"] > 0 and v["music_caption:cider_d"] > 0
     # e1.flac has two caption examples: it is captioned once, with both texts as references
-    assert report.tasks["caption"].count == 3 and report.tasks["caption"].metric("cider_d").count == 2
+    assert report.tasks["caption"].count == 4 and report.tasks["caption"].metric("cider_d").count == 3
     assert max(model.batch_sizes) == 1
 
 
@@ -535,3 +542,26 @@ def test_chat_turns_are_scored_after_the_reference_history(tmp_path):
     sample = report.samples[0]
     assert sample.reference == ["A dog barks. Then rain falls.", "The second one."]
     assert sample.scores == {"wer": [2.0, 9.0], "accuracy": [1.0, 2.0]}
+
+
+def test_the_harness_asks_every_example_in_its_training_prompt(tmp_path, monkeypatch):
+    """Train/inference agreement: for each row of the committed examples (every tagged task), the
+    harness's API call sends exactly the tag prompt the training example was rendered with. Two
+    mismatches of this kind once cost the shipped model accuracy unnoticed (docs/model-card.md)."""
+    sent: list[list] = []
+    encode = ModelEngine._encode
+
+    def spy(self, request):
+        if not isinstance(request.prompt, Rendered):  # tag prompts are segment lists, chats Rendered
+            sent.append([s for s in request.prompt if not isinstance(s, Audio)])
+        return encode(self, request)
+
+    monkeypatch.setattr(ModelEngine, "_encode", spy)
+    model = api.load(build_random_checkpoint(tmp_path / "ckpt"), max_new_tokens=2)
+    evaluate_manifest(model, EXAMPLES_DIR / "examples.jsonl", progress=False)
+    asked = {repr(p) for p in sent}
+    rows = [ex for ex in load_examples(EXAMPLES_DIR / "examples.jsonl") if ex.task != "chat"]
+    assert len(rows) > 60
+    for ex in rows:
+        trained = [s for s in example_prompt(ex) if not isinstance(s, Audio)]
+        assert repr(trained) in asked, f"{ex.id}: trained on {trained}"

@@ -158,6 +158,26 @@ def test_caption_ask_music():
     )
 
 
+def test_caption_names_the_spoken_language_only_when_asked():
+    model, engine = model_with("a man speaks German", language="de")
+    model.caption(noise(1.0))
+    assert prompt_text_of(engine.tokenizer, engine.requests[-1]).endswith(
+        "<|startofanalysis|><|unknown|><|caption|><|en|><|notimestamps|><|caption_clotho|>"
+    )
+    model.caption(noise(1.0), audio_language="it", style="plain")
+    assert "<|startofanalysis|><|it|><|caption|><|en|>" in prompt_text_of(
+        engine.tokenizer, engine.requests[-1]
+    )
+    # "auto": the language detector's answer (the double says German) goes into each audio's prompt
+    assert model.caption([noise(1.0)] * 2, audio_language="auto") == [Caption("a man speaks German")] * 2
+    assert all(
+        "<|startofanalysis|><|de|><|caption|>" in prompt_text_of(engine.tokenizer, r)
+        for r in engine.requests[-2:]
+    )
+    with pytest.raises(ConfigError, match="audio_language 'xx'"):
+        model.caption(noise(1.0), audio_language="xx")
+
+
 def test_note_analysis_with_missing_fields():
     model, _ = model_with("<|instrument|>guitar")
     note = model.analyze_music(noise(1.0))

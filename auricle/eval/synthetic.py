@@ -377,13 +377,19 @@ def _score_caption(r: _Runner, examples: list[Example]) -> list[Metric]:
     by_audio = _references_by_audio(r, examples)
     order: list[str] = []
     hyps: list[str] = []
-    # the tag renderer's default style is clotho: an example without a style was trained with it
+    # the tag renderer's default style is clotho: an example without a style was trained with it;
+    # speech is captioned with its spoken language named, as the training prompts name it
     groups = _groups(
         list(by_audio),
-        lambda p: (by_audio[p][0].caption_style or "clotho", by_audio[p][0].target_language or "en"),
+        lambda p: (
+            by_audio[p][0].caption_style or "clotho",
+            by_audio[p][0].target_language or "en",
+            by_audio[p][0].language,
+        ),
     )
-    for (style, lang), paths in groups.items():
-        hyps += [c.text for c in r.run(r.model.caption, paths, style=style, language=lang)]
+    for (style, lang, spoken), paths in groups.items():
+        captions = r.run(r.model.caption, paths, style=style, language=lang, audio_language=spoken)
+        hyps += [c.text for c in captions]
         order += paths
     return [_captions_metric(r, by_audio, order, hyps)]
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from auricle.tasks.analysis import build_requests, run_task
 from auricle.tasks.engine import Engine
+from auricle.tasks.language import detect_languages
 from auricle.tasks.longform import DEFAULT_MAX_SECONDS
 from auricle.tasks.prompts import check_language, resolve_format
 from auricle.tasks.results import Caption
@@ -23,20 +24,39 @@ def caption(
     *,
     language: str = "en",
     style: str = "clotho",
+    audio_language: str | None = None,
     task_format: str = "auto",
     max_seconds: float = DEFAULT_MAX_SECONDS,
     max_new_tokens: int | None = None,
 ) -> list[Caption]:
-    """Caption every audio; ``style`` is ``clotho``, ``audiocaps`` or ``plain`` (Qwen-Audio tags)."""
+    """Caption every audio; ``style`` is ``clotho``, ``audiocaps`` or ``plain`` (Qwen-Audio tags).
+
+    ``audio_language`` is the tag after ``<|startofanalysis|>`` in Qwen-Audio prompts: None writes
+    ``<|unknown|>`` (sounds; the official caption prompt), a language code says the audio is speech
+    in that language, ``"auto"`` detects the spoken language of each audio first (speech only: the
+    detector always names a language). Prompts without tags ignore it.
+    """
     check_language(language, "language")
+    if audio_language == "auto":
+        if resolve_format(task_format, engine.style) == "tags":
+            detected = detect_languages(engine, audios, task_format=task_format)
+            per_audio = [{"audio_language": d.language} for d in detected]
+        else:
+            per_audio = None
+        audio_language = None
+    else:
+        check_language(audio_language, "audio_language")
+        per_audio = None
     requests = build_requests(
         engine,
         audios,
         "caption",
         task_format=task_format,
         max_seconds=max_seconds,
+        per_audio_options=per_audio,
         output_language=language,
         caption_style=style,
+        audio_language=audio_language,
     )
     return [
         Caption(plain_text(a.pieces))

@@ -49,6 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--style", default="clotho", choices=["clotho", "audiocaps", "plain"], help="caption style"
     )
+    p.add_argument(
+        "--audio-language",
+        choices=["auto", *LANGS],
+        help="for speech: its language, or auto to detect it (default: none, for sounds and music)",
+    )
     p.set_defaults(func=_run_caption)
 
     p = _task_parser(subparsers, "ask", "answer a question about each audio")
@@ -213,7 +218,10 @@ def _run_translate(args: argparse.Namespace) -> int:
 
 def _run_caption(args: argparse.Namespace) -> int:
     return _run_files(
-        args, lambda model, paths: model.caption(paths, language=args.language, style=args.style)
+        args,
+        lambda model, paths: model.caption(
+            paths, language=args.language, style=args.style, audio_language=args.audio_language
+        ),
     )
 
 
