@@ -277,6 +277,12 @@ def test_v2_instructions():
     assert (
         prompt_text_of(engine.tokenizer, engine.requests[-1]) == "<audio#0>Generate the caption in English:"
     )
+    asked = len(engine.requests)
+    model.caption(noise(1.0), audio_language="auto")  # no language tag to fill: nothing is detected
+    assert len(engine.requests) == asked + 1
+    assert (
+        prompt_text_of(engine.tokenizer, engine.requests[-1]) == "<audio#0>Generate the caption in English:"
+    )
     model.transcribe(noise(1.0), language="en")
     assert prompt_text_of(engine.tokenizer, engine.requests[-1]).endswith("recognize the speech: <|en|>")
     model.classify(noise(1.0), "event")  # no timestamp tokens in Qwen2-Audio: asked without
