@@ -17,7 +17,7 @@ from auricle.eval.cli import register
 from auricle.eval.compare import compare_samples, read_samples
 from auricle.eval.metrics import bleu
 from auricle.eval.synthetic import NO_CHAT, SKIPPED_TASKS, evaluate_manifest, load_examples
-from auricle.prompt import Audio, Rendered, example_prompt
+from auricle.prompt import Audio, Rendered, example_prompt, render_chat
 from auricle.tasks.engine import ModelEngine
 from auricle.tasks.results import (
     Answer,
@@ -565,3 +565,32 @@ def test_the_harness_asks_every_example_in_its_training_prompt(tmp_path, monkeyp
     for ex in rows:
         trained = [s for s in example_prompt(ex) if not isinstance(s, Audio)]
         assert repr(trained) in asked, f"{ex.id}: trained on {trained}"
+
+
+def test_a_chat_session_renders_every_turn_in_its_training_form(tmp_path, monkeypatch):
+    """The same agreement for chats: before each assistant turn the chat session renders exactly
+    the training conversation up to that turn (system prompt, audio markers, roles)."""
+    sent: list = []
+    encode = ModelEngine._encode
+
+    def spy(self, request):
+        sent.append(request.prompt)
+        return encode(self, request)
+
+    monkeypatch.setattr(ModelEngine, "_encode", spy)
+    model = api.load(build_random_checkpoint(tmp_path / "ckpt"), max_new_tokens=2)
+    chats = [ex for ex in load_examples(EXAMPLES_DIR / "examples.jsonl") if ex.task == "chat"]
+    assert chats
+    for ex in chats:
+        audios = [model.load_audio(EXAMPLES_DIR / a) for a in ex.audio]
+        trained = render_chat(ex.messages, model.prompt_style, add_generation_prompt=False)
+        for j, message in enumerate(ex.messages):
+            if message["role"] != "assistant":
+                continue
+            session = model.chat()
+            session.load_history(ex.messages[:j], audios)
+            sent.clear()
+            session.respond()
+            asked = sent[0].segments
+            assert trained.segments[: len(asked)] == asked, f"{ex.id}, turn {j}"
+            assert trained.target[len(asked)]  # the prompt ends where the trained reply begins
