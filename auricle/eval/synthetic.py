@@ -377,16 +377,14 @@ def _score_caption(r: _Runner, examples: list[Example]) -> list[Metric]:
     by_audio = _references_by_audio(r, examples)
     order: list[str] = []
     hyps: list[str] = []
+
     # the tag renderer's default style is clotho: an example without a style was trained with it;
     # speech is captioned with its spoken language named, as the training prompts name it
-    groups = _groups(
-        list(by_audio),
-        lambda p: (
-            by_audio[p][0].caption_style or "clotho",
-            by_audio[p][0].target_language or "en",
-            by_audio[p][0].language,
-        ),
-    )
+    def group_key(path: str) -> tuple[str, str, str | None]:
+        first = by_audio[path][0]
+        return first.caption_style or "clotho", first.target_language or "en", first.language
+
+    groups = _groups(list(by_audio), group_key)
     for (style, lang, spoken), paths in groups.items():
         captions = r.run(r.model.caption, paths, style=style, language=lang, audio_language=spoken)
         hyps += [c.text for c in captions]

@@ -37,16 +37,14 @@ def caption(
     detector always names a language). Prompts without tags ignore it.
     """
     check_language(language, "language")
+    per_audio = None
     if audio_language == "auto":
+        audio_language = None
         if resolve_format(task_format, engine.style) == "tags":
             detected = detect_languages(engine, audios, task_format=task_format)
             per_audio = [{"audio_language": d.language} for d in detected]
-        else:
-            per_audio = None
-        audio_language = None
     else:
         check_language(audio_language, "audio_language")
-        per_audio = None
     requests = build_requests(
         engine,
         audios,
