@@ -310,6 +310,11 @@ def test_tokenizer_trained_on_the_manifests_when_missing(corpus: Path, tmp_path:
     assert (folder / "tokenizer.json").is_file() and tok.has_special("<|startoftranscript|>")
     assert len(tok.encode_text("river stone")) < len("river stone")  # the corpus words were merged
     assert build_tokenizer(recipe, CPU).special_tokens == tok.special_tokens  # the next run loads it
+    other = load_recipe(
+        "tiny-test", _overrides(corpus, tmp_path, f"model.tokenizer={folder}", "model.tokenizer_vocab=400")
+    )
+    with pytest.raises(ConfigError, match="has 300 ordinary tokens"):
+        build_tokenizer(other, CPU)  # an earlier run's tokenizer of another size is not used silently
 
 
 def test_lora_regex_must_match() -> None:

@@ -195,7 +195,7 @@ def _auricle_small() -> AudioLMConfig:
         family="auricle",
         encoder=EncoderConfig(n_mels=80, d_model=512, n_heads=8, n_layers=6, ffn_dim=2048),
         text=TextConfig(
-            vocab_size=8522,
+            vocab_size=4522,
             hidden_size=384,
             n_layers=4,
             n_heads=6,
@@ -206,10 +206,10 @@ def _auricle_small() -> AudioLMConfig:
             rope_in_fp32=False,
             tie_embeddings=True,
         ),
-        audio_start_id=8520,
-        audio_end_id=8521,
-        eos_token_ids=[5000],
-        pad_token_id=5000,
+        audio_start_id=4520,
+        audio_end_id=4521,
+        eos_token_ids=[1000],
+        pad_token_id=1000,
     )
 
 

@@ -24,13 +24,17 @@ from auricle.tasks.prompts import LANGUAGE_NAMES, build_prompt, check_language, 
 from auricle.tasks.results import Transcription
 from auricle.tasks.srwt import Piece, parse_srwt, pieces_from_ids, plain_text
 
-#: New tokens per 30 s window: text only, and with a timestamp after every word.
-MAX_TEXT_TOKENS = 256
-MAX_TIMESTAMP_TOKENS = 512
+#: New tokens per 30 s window: text only, and with a timestamp after every word. auricle-small's
+#: 1,000-token BPE spends 1.7 tokens on a Chinese character: the corpus's 99th-percentile text rate,
+#: 8.5 tokens a second (16.0 with word timestamps), fills 255 tokens (480) in 30 s, so the caps
+#: leave room above it (they were 256 and 512 with the 5,000-token BPE).
+MAX_TEXT_TOKENS = 448
+MAX_TIMESTAMP_TOKENS = 768
 #: A shorter window may use at most BASE + PER_SECOND x its seconds of them (text; with word
 #: timestamps), unless max_new_tokens is given: a window that reaches its limit has run on, and is
-#: decoded again by the temperature fallback. Twice the most any reference of auricle-small's corpus
-#: needs (9.2 tokens a second of text, 13.4 with word timestamps, over 46,600 utterances).
+#: decoded again by the temperature fallback. At least twice what any training reference of the
+#: shipped auricle-small needs (64,068 ASR and SRWT utterances; the tightest, a 2.2 s Mandarin SRWT
+#: target of 46 tokens, gets 98; the most tokens a second 14.6 of text, 22.5 with word timestamps).
 WINDOW_TOKENS_BASE = 32
 WINDOW_TOKENS_PER_SECOND = 20.0
 WINDOW_TIMESTAMP_TOKENS_PER_SECOND = 30.0

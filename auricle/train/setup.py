@@ -50,7 +50,16 @@ def build_tokenizer(recipe: Recipe, info: DistInfo) -> Tokenizer:
                 f"auricle train: trained a {m.tokenizer_vocab}-token BPE on {len(texts)} texts -> {m.tokenizer}"
             )
         barrier(info)
-    return load_tokenizer(folder)
+    tokenizer = load_tokenizer(folder)
+    if m.tokenizer and m.tokenizer_vocab > 0:
+        learnt = len(tokenizer) - len(tokenizer.special_tokens)
+        if learnt != m.tokenizer_vocab:
+            raise ConfigError(
+                f"model.tokenizer_vocab={m.tokenizer_vocab} but the tokenizer already at {m.tokenizer} has "
+                f"{learnt} ordinary tokens (from an earlier run?): remove that folder to train a new one, "
+                "or set model.tokenizer_vocab=0 to use it as it is"
+            )
+    return tokenizer
 
 
 def manifest_texts(manifests: list[str]) -> list[str]:
