@@ -346,11 +346,13 @@ class AudioModel:
         audio: AudioArg,
         *,
         language: str = "en",
-        style: str = "clotho",
+        style: str | None = None,
         audio_language: str | None = None,
         batch_size: int | None = None,
     ) -> Caption | list[Caption]:
-        """A one-sentence description of the sound (``style``: ``clotho``, ``audiocaps`` or ``plain``).
+        """A one-sentence description of the sound (``style``: ``clotho``, ``audiocaps`` or ``plain``;
+        None, the default, is the style the model was trained with: ``plain`` for auricle's own
+        models, ``clotho`` for Qwen-Audio).
 
         ``audio_language``: for speech, its language code, or ``"auto"`` to detect it first (Qwen-Audio
         prompts name the spoken language; auricle-small was trained so and otherwise guesses English);

@@ -23,13 +23,14 @@ def caption(
     audios: Sequence[np.ndarray],
     *,
     language: str = "en",
-    style: str = "clotho",
+    style: str | None = None,
     audio_language: str | None = None,
     task_format: str = "auto",
     max_seconds: float = DEFAULT_MAX_SECONDS,
     max_new_tokens: int | None = None,
 ) -> list[Caption]:
-    """Caption every audio; ``style`` is ``clotho``, ``audiocaps`` or ``plain`` (Qwen-Audio tags).
+    """Caption every audio; ``style`` is ``clotho``, ``audiocaps`` or ``plain`` (Qwen-Audio tags),
+    None for the model's own (:func:`default_caption_style`).
 
     ``audio_language`` is the tag after ``<|startofanalysis|>`` in Qwen-Audio prompts: None writes
     ``<|unknown|>`` (sounds; the official caption prompt), a language code says the audio is speech
@@ -37,6 +38,7 @@ def caption(
     detector always names a language). Prompts without tags ignore it.
     """
     check_language(language, "language")
+    style = style or default_caption_style(engine)
     per_audio = None
     if audio_language == "auto":
         audio_language = None
@@ -62,6 +64,15 @@ def caption(
             engine, requests, max_new_tokens=max_new_tokens or MAX_CAPTION_TOKENS, task_format=task_format
         )
     ]
+
+
+def default_caption_style(engine: Engine) -> str:
+    """The caption style a model was trained with: ``plain`` for auricle's own models (the synthetic
+    corpus writes only plain captions: asked in the Clotho style, auricle-small answers with an empty
+    or off-task caption), ``clotho`` for Qwen-Audio (its evaluation's caption style)."""
+    model = getattr(engine, "model", None)
+    family = getattr(getattr(model, "cfg", None), "family", None)
+    return "plain" if family == "auricle" else "clotho"
 
 
 def describe_music(

@@ -47,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = _task_parser(subparsers, "caption", "describe the sound in one sentence")
     p.add_argument("--language", default="en", choices=LANGS, help="language of the caption (default: en)")
     p.add_argument(
-        "--style", default="clotho", choices=["clotho", "audiocaps", "plain"], help="caption style"
+        "--style",
+        choices=["clotho", "audiocaps", "plain"],
+        help="caption style (default: the model's own: plain for auricle models, clotho for Qwen-Audio)",
     )
     p.add_argument(
         "--audio-language",
