@@ -311,10 +311,17 @@ def test_tokenizer_trained_on_the_manifests_when_missing(corpus: Path, tmp_path:
     assert len(tok.encode_text("river stone")) < len("river stone")  # the corpus words were merged
     assert build_tokenizer(recipe, CPU).special_tokens == tok.special_tokens  # the next run loads it
     other = load_recipe(
-        "tiny-test", _overrides(corpus, tmp_path, f"model.tokenizer={folder}", "model.tokenizer_vocab=400")
+        "tiny-test", _overrides(corpus, tmp_path, f"model.tokenizer={folder}", "model.tokenizer_vocab=280")
     )
     with pytest.raises(ConfigError, match="has 300 ordinary tokens"):
-        build_tokenizer(other, CPU)  # an earlier run's tokenizer of another size is not used silently
+        build_tokenizer(other, CPU)  # an earlier run's larger tokenizer is not used silently
+    small = tmp_path / "small-corpus-tok"  # a corpus too small for the size asked: fewer tokens, no error
+    ample = load_recipe(
+        "tiny-test", _overrides(corpus, tmp_path, f"model.tokenizer={small}", "model.tokenizer_vocab=100000")
+    )
+    short = build_tokenizer(ample, CPU)
+    assert len(short) - len(short.special_tokens) < 100000
+    assert len(build_tokenizer(ample, CPU)) == len(short)  # the next run (a resume) loads it
 
 
 def test_lora_regex_must_match() -> None:

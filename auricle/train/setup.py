@@ -51,14 +51,14 @@ def build_tokenizer(recipe: Recipe, info: DistInfo) -> Tokenizer:
             )
         barrier(info)
     tokenizer = load_tokenizer(folder)
-    if m.tokenizer and m.tokenizer_vocab > 0:
-        learnt = len(tokenizer) - len(tokenizer.special_tokens)
-        if learnt != m.tokenizer_vocab:
-            raise ConfigError(
-                f"model.tokenizer_vocab={m.tokenizer_vocab} but the tokenizer already at {m.tokenizer} has "
-                f"{learnt} ordinary tokens (from an earlier run?): remove that folder to train a new one, "
-                "or set model.tokenizer_vocab=0 to use it as it is"
-            )
+    # A BPE trained for N tokens has at most N (fewer on a small corpus), so more means another run's.
+    learnt = len(tokenizer) - len(tokenizer.special_tokens)
+    if m.tokenizer and 0 < m.tokenizer_vocab < learnt:
+        raise ConfigError(
+            f"model.tokenizer_vocab={m.tokenizer_vocab} but the tokenizer already at {m.tokenizer} has "
+            f"{learnt} ordinary tokens (from an earlier run?): remove that folder to train a new one, "
+            "or set model.tokenizer_vocab=0 to use it as it is"
+        )
     return tokenizer
 
 
