@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -181,13 +180,12 @@ def test_caption_names_the_spoken_language_only_when_asked():
 
 def test_caption_style_defaults_to_the_models_own():
     """auricle's models were trained on plain captions only; Qwen-Audio's evaluation asks for Clotho's."""
-    model, engine = model_with("rain on a roof")
-    engine.model = SimpleNamespace(cfg=SimpleNamespace(family="auricle"))
+    model, engine = model_with("rain on a roof", family="auricle")
     model.caption(noise(1.0))
     assert prompt_text_of(engine.tokenizer, engine.requests[-1]).endswith("<|notimestamps|><|caption_plain|>")
     model.caption(noise(1.0), style="audiocaps")  # an explicit style still wins
     assert prompt_text_of(engine.tokenizer, engine.requests[-1]).endswith("<|caption_audiocaps|>")
-    engine.model = SimpleNamespace(cfg=SimpleNamespace(family="qwen-audio"))
+    model, engine = model_with("rain on a roof", family="qwen-audio")
     model.caption(noise(1.0))
     assert prompt_text_of(engine.tokenizer, engine.requests[-1]).endswith("<|caption_clotho|>")
 

@@ -67,12 +67,14 @@ class ScriptedEngine:
         reply: Callable[[Request], str] | list[str] | str,
         *,
         style: str = "qwen-audio",
+        family: str | None = None,
         scorer: Callable[[Request, list[int]], float] | None = None,
         language: str = "en",
         batch_size: int = 8,
     ) -> None:
         self.tokenizer = tokenizer(style)
         self.style = style
+        self.family = family or style  # the two Qwen families are named as their prompt styles
         self._reply = reply
         self.scorer = scorer or (lambda request, cont: -0.5 * len(cont))
         self.language = language

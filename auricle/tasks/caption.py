@@ -70,9 +70,7 @@ def default_caption_style(engine: Engine) -> str:
     """The caption style a model was trained with: ``plain`` for auricle's own models (the synthetic
     corpus writes only plain captions: asked in the Clotho style, auricle-small answers with an empty
     or off-task caption), ``clotho`` for Qwen-Audio (its evaluation's caption style)."""
-    model = getattr(engine, "model", None)
-    family = getattr(getattr(model, "cfg", None), "family", None)
-    return "plain" if family == "auricle" else "clotho"
+    return "plain" if engine.family == "auricle" else "clotho"
 
 
 def describe_music(

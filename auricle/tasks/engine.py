@@ -53,6 +53,7 @@ class Engine(Protocol):
 
     tokenizer: Tokenizer
     style: PromptStyle
+    family: str  # the checkpoint family (ModelConfig.family): "qwen-audio", "qwen2-audio" or "auricle"
 
     def generate(self, requests: Sequence[Request], config: GenerationConfig) -> list[GenerationResult]:
         """One result per request, in order."""
@@ -86,6 +87,7 @@ class ModelEngine:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.style: PromptStyle = model.cfg.prompt_style
+        self.family = model.cfg.family
         self.batch_size = batch_size
         self.beam_size = beam_size  # beam search for every deterministic (non-sampled) generation
         self._rule = model.cfg.encoder.length_rule
