@@ -29,7 +29,7 @@ lint: $(STAMP)
 # Regenerate the synthetic corpus, retrain auricle-small (stage 1, stage 2) and package it into
 # auricle/weights/auricle-small; about 2 h 25 min on a 2-core CPU with AMX (stage 1: 3,100 compiled
 # steps of 12,288 positions in about 1 h 40 min, in a process of its own after --prepare;
-# ≈ 3 h 50 min on a 2-core AMD EPYC without AMX; docs/model-card.md).
+# ≈ 3 h 30 min on a 2-core AMD EPYC without AMX, measured with the tenth version; docs/model-card.md).
 train-small: $(STAMP)
 	$(BIN)/auricle data synth --out runs/corpus-general --hours 24 --seed 1 --jobs 2 --languages en,zh,de,fr,es,it
 	$(BIN)/auricle data synth --out runs/corpus-speech --hours 32 --seed 2 --jobs 2 --languages en,zh,de,fr,es,it --tasks asr,srwt,lid,s2tt

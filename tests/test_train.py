@@ -360,11 +360,14 @@ def test_torn_checkpoints_are_never_loaded(reference, tmp_path: Path) -> None:
 def reference(
     corpus: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[list[str], dict[int, float], Path]:
-    """An uninterrupted one-process run: augmentation on, 2 micro-batches per step, 8 steps."""
+    """An uninterrupted one-process run: augmentation on, 2 micro-batches per step, a weight average
+    (EMA), 8 steps."""
     base = [
         f"data.train=[{corpus / 'train.jsonl'}]",
         f"model.tokenizer={corpus / 'tokenizer'}",
         "train.grad_accum=2",
+        "train.ema_decay=0.5",
+        "train.ema_start=3",
         "data.augment.prob=0.5",
         "data.augment.gain_db=[-6,6]",
         "data.augment.noise_snr_db=[10,30]",
@@ -424,6 +427,12 @@ def test_sigkill_then_resume_matches_uninterrupted(reference, tmp_path: Path) ->
     assert result.start_step == 4 and result.step == 8
     got = dict(enumerate(result.losses, start=5))
     assert max(abs(got[s] - want[s]) for s in range(5, 9)) <= 1e-6, (got, want)
+    _assert_same_weights(out / "model", reference[2] / "model", 1e-6)  # the average survived the kill
+
+
+def _assert_same_weights(a: Path, b: Path, atol: float) -> None:
+    got, want = (load_checkpoint(p).model.state_dict() for p in (a, b))
+    assert max((got[k] - t).abs().max().item() for k, t in want.items()) <= atol
 
 
 def test_resume_follows_the_recipes_schedule_not_the_checkpoints(reference, tmp_path: Path) -> None:
@@ -482,7 +491,8 @@ def test_two_process_fsdp_equals_one_process(reference, tmp_path: Path) -> None:
     got = _train_losses(out)
     assert max(abs(got[s] - want[s]) for s in range(1, 9)) <= 1e-4, (got, want)
     assert is_complete(out / "checkpoints" / "step_00000008")  # sharded DCP checkpoint of both ranks
-    assert (out / "model" / "model.safetensors").is_file()
+    for folder in ("model", "model-raw"):  # the weight average shards and exports like the weights
+        _assert_same_weights(out / folder, reference[2] / folder, 1e-4)
 
 
 def test_cli_prints_the_resolved_recipe(capsys: pytest.CaptureFixture) -> None:
@@ -863,3 +873,66 @@ def test_data_workers_that_take_the_steps_cores_are_reported() -> None:
     assert setup.worker_oversubscription(2, cpu, threads=4, cores=8) is None  # room for both
     assert setup.worker_oversubscription(4, torch.device("meta"), threads=2, cores=2) is None  # not CPU
     assert 1 <= setup.usable_cores() <= (os.cpu_count() or 1)
+
+
+# ------------------------------------------------------------------------------------------ EMA
+def test_weight_average_follows_its_formula() -> None:
+    from auricle.train.ema import WeightAverage
+
+    layer = torch.nn.Linear(2, 1, bias=False)
+    layer.weight.requires_grad_(True)
+    ema = WeightAverage(layer, decay=0.75, start=1)
+    values = [1.0, 2.0, 4.0, 8.0]
+    for step, v in enumerate(values, start=1):
+        with torch.no_grad():
+            layer.weight.fill_(v)
+        ema.update(step)
+    want = 1.0  # a copy through step 1, then s = 0.75 s + 0.25 p
+    for v in values[1:]:
+        want = 0.75 * want + 0.25 * v
+    assert torch.allclose(ema.state_dict()["weight"], torch.full((1, 2), want))
+    with ema.swapped_in():
+        assert torch.allclose(layer.weight, torch.full((1, 2), want))
+    assert torch.equal(layer.weight, torch.full((1, 2), 8.0))  # its own weights back
+
+
+def test_ema_out_of_range_is_refused(corpus: Path, tmp_path: Path) -> None:
+    for bad in ("train.ema_decay=1.0", "train.ema_decay=-0.1"):
+        with pytest.raises(ConfigError, match="ema_decay"):
+            Trainer(load_recipe("tiny-test", _overrides(corpus, tmp_path / "bad", bad)), CPU)
+
+
+def test_ema_is_exported_beside_the_raw_weights_and_survives_resume(corpus: Path, tmp_path: Path) -> None:
+    valid = f"data.valid=[{corpus / 'valid.jsonl'}]"
+    ema = ("train.ema_decay=0.6", "train.ema_start=2", "train.max_steps=6", "log.save_every=2")
+    out = tmp_path / "ema"
+    trainer = Trainer(load_recipe("tiny-test", _overrides(corpus, out, valid, "log.eval_every=6", *ema)), CPU)
+    result = trainer.run()
+    averaged = load_checkpoint(out / "model").model.state_dict()
+    raw = load_checkpoint(out / "model-raw").model.state_dict()
+    assert result.model_dir == out / "model"
+    assert all(torch.equal(t, trainer.model.state_dict()[k]) for k, t in raw.items())
+    shadows = trainer.ema.state_dict()
+    assert all(torch.equal(averaged[k], s) for k, s in shadows.items())
+    assert any(not torch.equal(averaged[k], raw[k]) for k in shadows)
+    splits = [json.loads(line)["split"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert splits.count("valid") == 1 and splits.count("valid_ema") == 1
+    # resuming at step 4 restores the average: the same exported model, bit for bit
+    again = train(
+        load_recipe("tiny-test", _overrides(corpus, out, *ema)),
+        resume=str(out / "checkpoints" / "step_00000004"),
+    )
+    assert again.losses == result.losses[4:]
+    resumed = load_checkpoint(out / "model").model.state_dict()
+    assert all(torch.equal(resumed[k], averaged[k]) for k in averaged)
+
+
+def test_ema_turned_on_at_a_resume_starts_from_the_checkpoints_weights(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "late"
+    train(load_recipe("tiny-test", _overrides(corpus, out, "train.max_steps=2", "log.save_every=2")))
+    overrides = _overrides(corpus, out, "train.max_steps=4", "train.ema_decay=0.5")
+    result = train(load_recipe("tiny-test", overrides), resume=True)
+    assert result.start_step == 2 and (out / "model-raw").is_dir()
+    assert "has no weight average" in capsys.readouterr().out

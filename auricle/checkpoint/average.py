@@ -101,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "average",
         help="weighted average of checkpoints fine-tuned from the same weights (model soup, WiSE-FT)",
         description=__doc__.split("\n\n")[0]
-        + ". Example: auricle average stage1/model stage2/model --weights 0.5 0.5 --out soup",
+        + " Example: auricle average stage1/model stage2/model --weights 0.5 0.5 --out soup",
     )
     p.add_argument("checkpoints", nargs="+", help="two or more checkpoint folders of one architecture")
     p.add_argument("--out", required=True, help="folder to write (auricle layout)")

@@ -117,6 +117,10 @@ class TrainSection:
     encoder_cache_pooled: bool = False
     # ε of label smoothing in the training loss (0: plain cross-entropy); validation stays unsmoothed
     label_smoothing: float = 0.0
+    # > 0: keep an exponential moving average of the trained weights (decay per step, from step
+    # `ema_start` on) and export it as the model; the last step's weights go to OUT_DIR/model-raw
+    ema_decay: float = 0.0
+    ema_start: int = 0
     trainable: list[str] = field(default_factory=lambda: list(AUDIO_PARTS))  # regexes of trained parameters
     frozen: list[str] = field(default_factory=list)  # regexes frozen even if `trainable` matches
 

@@ -38,6 +38,7 @@ from auricle.train.distributed import (
     init_distributed,
     shard_model,
 )
+from auricle.train.ema import WeightAverage
 from auricle.train.encoder_cache import EncoderCache, build_encoder_cache, frozen_parameter_patterns
 from auricle.train.evaluate import decode_metrics, validation_loss
 from auricle.train.export import export_model
@@ -146,6 +147,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps)
         self.schedule = WarmupCosine(o.warmup_steps, o.schedule_steps or r.train.max_steps, o.min_lr_ratio)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
+        t = r.train
+        self.ema = WeightAverage(model, t.ema_decay, t.ema_start) if t.ema_decay != 0 else None
         torch.manual_seed(r.train.seed + info.rank)  # dropout differs per rank, as it should
         cache = self._encoder_cache(model) if k else None
         self.train_set = setup.build_dataset(
@@ -207,7 +210,12 @@ class Trainer:
             return
         if not path.is_dir():
             raise CheckpointError(f"--resume {path}: no such checkpoint folder")
-        extra = load_training_state(path, self.model, self.optimizer, self.info)
+        shadows = self.ema.state_dict() if self.ema else None
+        extra = load_training_state(path, self.model, self.optimizer, self.info, ema=shadows)
+        if self.ema and not extra["ema_loaded"]:  # turned on at this resume: average from here
+            self.ema.reset()
+            if self.info.is_main:
+                print(f"auricle train: {path} has no weight average; it starts from its weights")
         # The recipe, not the checkpoint, defines the schedule (a resumed run may change max_steps):
         # skip LambdaLR's restore of the schedule object's fields and recompute the current LR.
         state = {**extra["scheduler"], "lr_lambdas": [None] * len(self.scheduler.lr_lambdas)}
@@ -317,7 +325,14 @@ class Trainer:
         """A resumable checkpoint of the current step."""
         extra = {"step": self.step, "scheduler": self.scheduler.state_dict(), "data": position}
         return save_training_state(
-            self.ckpt_dir, self.step, self.model, self.optimizer, extra, self.info, self.recipe.log.keep_last
+            self.ckpt_dir,
+            self.step,
+            self.model,
+            self.optimizer,
+            extra,
+            self.info,
+            self.recipe.log.keep_last,
+            ema=self.ema.state_dict() if self.ema else None,
         )
 
     # ------------------------------------------------------------------------------ the run
@@ -351,6 +366,8 @@ class Trainer:
                 position = self.sampler.position_after(key.epoch, key.batch)
                 metrics = self.train_step(micro)
                 self.step += 1
+                if self.ema is not None:
+                    self.ema.update(self.step)
                 if self.step % TRIM_EVERY == 0:
                     release_free_memory()
                 result.losses.append(metrics["loss"])
@@ -373,7 +390,16 @@ class Trainer:
             self.save(position)
             if r.log.eval_every and self.step % r.log.eval_every != 0:
                 log.log(self.step, self.evaluate(), split="valid")
-            result.model_dir = export_model(self.model, r, self.tokenizer, info, self.out_dir / "model")
+            if self.ema is None:
+                result.model_dir = export_model(self.model, r, self.tokenizer, info, self.out_dir / "model")
+            else:
+                export_model(self.model, r, self.tokenizer, info, self.out_dir / "model-raw")
+                with self.ema.swapped_in():
+                    if r.log.eval_every:
+                        log.log(self.step, self.evaluate(), split="valid_ema")
+                    result.model_dir = export_model(
+                        self.model, r, self.tokenizer, info, self.out_dir / "model"
+                    )
         finally:
             log.close()
         result.step = self.step

@@ -117,11 +117,13 @@ def save_training_state(
     extra: dict[str, Any],
     info: DistInfo,
     keep_last: int = 2,
+    ema: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write a checkpoint of ``step`` (all ranks call this together); returns its folder.
 
     ``extra`` (scheduler state, step, data position ...) is saved per rank together with the RNG
-    states. Older complete checkpoints beyond ``keep_last`` are deleted afterwards.
+    states; ``ema`` (the weight average's shadows, :mod:`auricle.train.ema`) beside the model.
+    Older complete checkpoints beyond ``keep_last`` are deleted afterwards.
     """
     root = Path(root)
     final = step_dir(root, step)
@@ -136,7 +138,7 @@ def save_training_state(
     model_sd, optim_sd = get_state_dict(model, optimizer)
     with _single_process_quiet():
         dcp.save(
-            {"model": model_sd, "optim": optim_sd},
+            {"model": model_sd, "optim": optim_sd, **({"ema": ema} if ema is not None else {})},
             storage_writer=dcp.FileSystemWriter(tmp, sync_files=True),
             no_dist=not info.distributed,
         )
@@ -168,9 +170,16 @@ def _prune(root: Path, keep_last: int) -> None:
 
 
 def load_training_state(
-    path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, info: DistInfo
+    path: str | Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    info: DistInfo,
+    ema: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
-    """Load model and optimizer from a complete checkpoint, restore RNGs; returns this rank's extras."""
+    """Load model and optimizer from a complete checkpoint, restore RNGs; returns this rank's extras.
+
+    ``ema``: shadow tensors to fill in place from the checkpoint's weight average; the extras'
+    ``"ema_loaded"`` says whether it had one (a run may turn the average on when it resumes)."""
     path = Path(path)
     if not is_complete(path):
         raise CheckpointError(
@@ -188,6 +197,9 @@ def load_training_state(
         if any(k.startswith(f"optim.state.{fqn}.") for k in saved)
     }
     state = {"model": model_sd, "optim": optim_sd}
+    ema_saved = ema is not None and any(k.startswith("ema.") for k in saved)
+    if ema_saved:
+        state["ema"] = ema
     with _single_process_quiet():
         dcp.load(state, storage_reader=reader, no_dist=not info.distributed)
     # not strict: only so that those parameters may lack optimizer state; dcp.load above already
@@ -204,4 +216,5 @@ def load_training_state(
         rank_file = path / "rank0.pt"
     extra = torch.load(rank_file, map_location="cpu", weights_only=False)  # our own file: RNG tuples
     restore_rng(extra.pop("rng"))
+    extra["ema_loaded"] = ema_saved
     return extra
