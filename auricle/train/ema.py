@@ -37,11 +37,11 @@ class WeightAverage:
     @torch.no_grad()
     def update(self, step: int) -> None:
         """Fold in the weights after optimizer step ``step`` (1-based); a copy before ``start``."""
+        if step <= self.start:
+            self.reset()
+            return
         for name, p in self.params.items():
-            if step <= self.start:
-                self.shadows[name].copy_(p.detach())
-            else:
-                self.shadows[name].lerp_(p.detach().float(), 1.0 - self.decay)
+            self.shadows[name].lerp_(p.detach().float(), 1.0 - self.decay)
 
     @torch.no_grad()
     def reset(self) -> None:
@@ -50,17 +50,8 @@ class WeightAverage:
             self.shadows[name].copy_(p.detach())
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """The shadows by parameter name (saved with the resumable checkpoints)."""
+        """The shadows by parameter name: the checkpoint saves them, and loading fills them in place."""
         return dict(self.shadows)
-
-    @torch.no_grad()
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore the shadows written by :meth:`state_dict`."""
-        missing = sorted(set(self.shadows) - set(state))
-        if missing:
-            raise ConfigError(f"the EMA state lacks {len(missing)} parameters, e.g. {missing[:3]}")
-        for name, shadow in self.shadows.items():
-            shadow.copy_(state[name])
 
     @contextlib.contextmanager
     def swapped_in(self) -> Iterator[None]:
