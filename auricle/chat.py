@@ -54,7 +54,7 @@ from auricle.tools.schema import Tool, as_tool, render_tools_system
 #: Official v1 chat window (``max_window_size``): older turns are dropped beyond it.
 MAX_WINDOW_TOKENS = 6144
 _SAMPLE_RATE = 16000
-_SECONDS_PER_AUDIO_TOKEN = 0.04  # 25 encoder embeddings per second (for fitting the window)
+_SECONDS_PER_AUDIO_TOKEN = 0.04  # 25 pooled encoder states a second (for fitting the window)
 
 
 @dataclass
@@ -282,7 +282,8 @@ class ChatSession:
     def _request(self) -> Request:
         system = render_tools_system(self.system, self.tools)
         messages = [{"role": "system", "content": system}, *tool_messages_as_user(self.messages)]
-        counts = [max(1, round(len(a) / _SAMPLE_RATE / _SECONDS_PER_AUDIO_TOKEN)) for a in self.audios]
+        per_token = _SECONDS_PER_AUDIO_TOKEN * self.engine.audio_stack
+        counts = [max(1, round(len(a) / _SAMPLE_RATE / per_token)) for a in self.audios]
         messages = fit_chat_window(
             messages,
             self.engine.tokenizer,

@@ -11,6 +11,13 @@ printed. Every parameter trains. The batch is synthetic: each row is one audio o
     .venv/bin/python bench/train_step.py                             # CPU: the "small" model, fp32
     .venv/bin/python bench/train_step.py --model 1b --compile        # CUDA: 1.76B model, bf16 autocast
     .venv/bin/python bench/train_step.py --model auricle-small --precision bf16   # CPU bf16 autocast
+    .venv/bin/python bench/train_step.py --model auricle-small --precision bf16 --cached-encoder --stack 2
+
+``--cached-encoder`` trains what the auricle-small recipe trains: the encoder's pooled output is
+computed once, outside the timed step (its cache), and the projector and decoder train on it.
+``--stack K`` times the same step again with ``encoder.stack = K`` (K pooled states per audio token,
+the same encoder weights, a K-times wider projector) and prints its speed-up over the official
+one-state tokens.
 
 MFU = model FLOPs per second / the GPU's peak dense bf16 FLOPs. Model FLOPs per step count every
 matmul of the training step (3 × forward: forward, input gradients, weight gradients) with the
@@ -84,13 +91,13 @@ PEAK_BF16 = [
 ]
 
 
-def model_config(name: str) -> AudioLMConfig:
-    """The benchmark model ``name`` (see :data:`MODELS`)."""
+def model_config(name: str, stack: int = 1) -> AudioLMConfig:
+    """The benchmark model ``name`` (see :data:`MODELS`), ``stack`` pooled states per audio token."""
     base_name, enc, text = MODELS[name]
     base = preset(base_name)
     cfg = dataclasses.replace(
         base,
-        encoder=dataclasses.replace(base.encoder, **enc),
+        encoder=dataclasses.replace(base.encoder, **enc, stack=stack),
         text=dataclasses.replace(base.text, **text),
         audio_start_id=AUDIO_START,
         audio_end_id=AUDIO_END,
@@ -104,7 +111,7 @@ def make_batch(
     cfg: AudioLMConfig, batch: int, seconds: float, text_tokens: int, device: torch.device
 ) -> dict:
     """Synthetic inputs: ``<audio>`` + N pads + ``</audio>`` + text per row; labels on the text."""
-    lengths = audio_token_count(int(seconds * 16000), cfg.encoder.length_rule)
+    lengths = audio_token_count(int(seconds * 16000), cfg.encoder.length_rule, cfg.encoder.stack)
     n = int(lengths.audio_tokens)
     gen = torch.Generator().manual_seed(0)
     text = torch.randint(3, cfg.text.vocab_size, (batch, text_tokens), generator=gen)
@@ -125,15 +132,23 @@ def make_batch(
 
 
 def step_flops(
-    cfg: AudioLMConfig, batch: int, encoder_frames: int, audio_tokens: int, seq: int, head_rows: int
+    cfg: AudioLMConfig,
+    batch: int,
+    encoder_frames: int,
+    audio_tokens: int,
+    seq: int,
+    head_rows: int,
+    cached_encoder: bool = False,
 ) -> float:
     """Model FLOPs of one training step (see the module docstring); ``head_rows`` positions per row
-    go through the LM head."""
+    go through the LM head; with ``cached_encoder`` the encoder's convolutions and blocks do not run."""
     e, t = cfg.encoder, cfg.text
     c = encoder_frames
-    enc = 2 * e.n_mels * 3 * e.d_model * 2 * c + 2 * e.d_model * 3 * e.d_model * c  # conv1 (2C frames), conv2
-    enc += e.n_layers * (c * 2 * (4 * e.d_model**2 + 2 * e.d_model * e.ffn_dim) + 4 * c * c * e.d_model)
-    enc += 2 * e.d_model * t.hidden_size * audio_tokens  # projector
+    enc = 2 * e.pooled_dim * t.hidden_size * audio_tokens  # projector
+    if not cached_encoder:
+        # conv1 (over 2C frames) and conv2, then the blocks
+        enc += 2 * e.n_mels * 3 * e.d_model * 2 * c + 2 * e.d_model * 3 * e.d_model * c
+        enc += e.n_layers * (c * 2 * (4 * e.d_model**2 + 2 * e.d_model * e.ffn_dim) + 4 * c * c * e.d_model)
     kv = t.n_kv_heads * t.head_dim
     per_layer = 2 * (2 * t.hidden_size**2 + 2 * t.hidden_size * kv + 3 * t.hidden_size * t.intermediate_size)
     dec = seq * t.n_layers * per_layer + t.n_layers * 4 * seq * seq * t.hidden_size
@@ -151,6 +166,41 @@ def peak_flops(device: torch.device, override: float | None) -> float | None:
     return next((p for key, p in PEAK_BF16 if key in name), None)
 
 
+def time_step(
+    model: AudioLM,
+    params: list[torch.nn.Parameter],
+    b: dict,
+    audio_inputs: dict,
+    autocast: contextlib.AbstractContextManager,
+    args: argparse.Namespace,
+) -> tuple[float, float]:
+    """Seconds per training step: (logits at the target positions only, logits at every position)."""
+    device = b["input_ids"].device
+    opt = torch.optim.AdamW(params, lr=1e-4, fused=device.type == "cuda")
+    rows = target_rows(b["labels"])
+    n = int(rows.sum())  # target tokens of the step (constant: one host sync, not one per step)
+
+    def step(all_positions: bool) -> None:
+        with autocast:
+            logits = model(b["input_ids"], **audio_inputs, logit_rows=None if all_positions else rows)
+            total, _ = lm_loss_sums(logits, b["labels"])
+        (total / n).backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    def timed(all_positions: bool) -> float:
+        return best_time(
+            lambda: step(all_positions),
+            warmup=args.warmup,
+            repeats=args.repeats,
+            steps=args.steps,
+            sync=lambda: synchronize(device),
+        )
+
+    return timed(False), timed(True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=sorted(MODELS), default=None, help="default: small on CPU, 1b on CUDA")
@@ -161,6 +211,10 @@ def main() -> None:
     p.add_argument("--precision", choices=["fp32", "bf16"], default=None, help="default: bf16 on CUDA")
     p.add_argument("--compile", action="store_true", help="torch.compile each block (as train.compile)")
     p.add_argument("--activation-checkpointing", action="store_true")
+    p.add_argument(
+        "--cached-encoder", action="store_true", help="train on the encoder's cached pooled output"
+    )
+    p.add_argument("--stack", type=int, default=1, help="also time encoder.stack = K and print the ratio")
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=2)
@@ -180,75 +234,65 @@ def main() -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
-    torch.manual_seed(0)
-    cfg = model_config(name)
-    model = AudioLM(cfg).to(device).train()
-    if args.activation_checkpointing:
-        enable_activation_checkpointing(model)
-    if args.compile:
-        for block in [*model.encoder.blocks, *model.text.layers]:
-            block.compile()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-4, fused=gpu)
-    b = make_batch(cfg, batch_size, seconds, text_tokens, device)
-    seq = b["input_ids"].shape[1]
-    autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
-    )
-
-    rows = target_rows(b["labels"])
-    n = int(rows.sum())  # target tokens of the step (constant: one host sync, not one per step)
-
-    def step(all_positions: bool) -> None:
-        with autocast:
-            logits = model(
-                b["input_ids"],
-                mel=b["mel"],
-                mel_frames=b["mel_frames"],
-                logit_rows=None if all_positions else rows,
-            )
-            total, _ = lm_loss_sums(logits, b["labels"])
-        (total / n).backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    def timed(all_positions: bool) -> float:
-        return best_time(
-            lambda: step(all_positions),
-            warmup=args.warmup,
-            repeats=args.repeats,
-            steps=args.steps,
-            sync=lambda: synchronize(device),
-        )
-
-    best = timed(False)
-    every = timed(True)
-    flops = step_flops(cfg, batch_size, b["encoder_frames"], b["audio_tokens"], seq, text_tokens)
-    peak = peak_flops(device, args.peak_tflops)
     where = (
         torch.cuda.get_device_name(device)
         if gpu
         else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     )
     print(f"date: {datetime.date.today()}  device: {device.type} ({where})  torch {torch.__version__}")
-    print(
-        f"model: {name} ({sum(p.numel() for p in params) / 1e6:.1f}M params)  precision: {precision}  "
-        f"compile: {args.compile}  activation checkpointing: {args.activation_checkpointing}"
+    peak = peak_flops(device, args.peak_tflops)
+    autocast = (
+        torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
     )
-    print(
-        f"batch: {batch_size} × ({seconds:g} s audio = {b['audio_tokens']} audio tokens + {text_tokens} text) = {seq} positions/row"
-    )
-    print(
-        f"step: {best * 1000:.1f} ms  samples/s: {batch_size / best:.2f}  tokens/s: {batch_size * seq / best:.0f}"
-    )
-    print(
-        f"same step with logits at every position: {every * 1000:.1f} ms  (target rows {every / best:.2f}x faster)"
-    )
-    line = f"model TFLOP/step: {flops / 1e12:.3f}  achieved TFLOP/s: {flops / best / 1e12:.2f}"
-    if peak:
-        line += f"  MFU: {100 * flops / best / peak:.1f}% of {peak / 1e12:.0f} TFLOP/s"
-    print(line)
+    base = None
+    for stack in dict.fromkeys([1, args.stack]):
+        torch.manual_seed(0)  # the same encoder weights for every stack
+        cfg = model_config(name, stack)
+        model = AudioLM(cfg).to(device).train()
+        if args.activation_checkpointing:
+            enable_activation_checkpointing(model)
+        if args.compile:
+            for block in [*model.encoder.blocks, *model.text.layers]:
+                block.compile()
+        b = make_batch(cfg, batch_size, seconds, text_tokens, device)
+        audio_inputs: dict = {"mel": b["mel"], "mel_frames": b["mel_frames"]}
+        if args.cached_encoder:  # what an encoder cache gives: the pooled output, computed once
+            for pname, param in model.encoder.named_parameters():
+                param.requires_grad_(pname.startswith(("final_norm.", "tap_norms.")))
+            with torch.no_grad(), autocast:
+                states, conv_len = model.encoder.hidden_states(b["mel"], b["mel_frames"])
+                pooled, tokens = model.encoder.pool_states(states, conv_len)
+            audio_inputs = {"encoder_states": (pooled.float(), tokens, cfg.encoder.n_layers, True)}
+        params = [p for p in model.parameters() if p.requires_grad]
+        seq = b["input_ids"].shape[1]
+        best, every = time_step(model, params, b, audio_inputs, autocast, args)
+        flops = step_flops(
+            cfg, batch_size, b["encoder_frames"], b["audio_tokens"], seq, text_tokens, args.cached_encoder
+        )
+        print(
+            f"model: {name}, encoder.stack {stack} ({sum(p.numel() for p in params) / 1e6:.1f}M trained params, "
+            f"encoder {'cached' if args.cached_encoder else 'trained'})  precision: {precision}  "
+            f"compile: {args.compile}  activation checkpointing: {args.activation_checkpointing}"
+        )
+        print(
+            f"  batch: {batch_size} × ({seconds:g} s audio = {b['audio_tokens']} audio tokens + {text_tokens} text) "
+            f"= {seq} positions/row"
+        )
+        print(
+            f"  step: {best * 1000:.1f} ms  samples/s: {batch_size / best:.2f}  tokens/s: {batch_size * seq / best:.0f}"
+        )
+        print(
+            f"  same step with logits at every position: {every * 1000:.1f} ms  "
+            f"(target rows {every / best:.2f}x faster)"
+        )
+        line = f"  model TFLOP/step: {flops / 1e12:.3f}  achieved TFLOP/s: {flops / best / 1e12:.2f}"
+        if peak:
+            line += f"  MFU: {100 * flops / best / peak:.1f}% of {peak / 1e12:.0f} TFLOP/s"
+        print(line)
+        if base is None:
+            base = best
+        else:
+            print(f"encoder.stack {stack} against 1: step {base / best:.2f}x faster")
     if gpu:
         print(f"peak memory: {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB")
 

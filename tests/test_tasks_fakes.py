@@ -75,6 +75,7 @@ class ScriptedEngine:
         self.tokenizer = tokenizer(style)
         self.style = style
         self.family = family or style  # the two Qwen families are named as their prompt styles
+        self.audio_stack = 1
         self._reply = reply
         self.scorer = scorer or (lambda request, cont: -0.5 * len(cont))
         self.language = language

@@ -595,6 +595,27 @@ def test_encoder_taps_train_from_cached_states_like_the_full_encoder(corpus: Pat
     assert all(torch.equal(t, want[k]) for k, t in loaded.state_dict().items())
 
 
+def test_stacked_audio_tokens_train_from_cached_states_like_the_full_encoder(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """With ``encoder.stack=2`` the dataset sizes each prompt for half the audio tokens, training
+    from a cache follows the full encoder's loss curve (with a CTC head on the stacked states), and
+    the exported checkpoint reloads with its stack."""
+    base = ["ctc.weight=0.3", "train.max_steps=3", "log.save_every=0", "data.augment.prob=0"]
+    base.append("model.overrides.encoder.stack=2")
+    frozen = "train.frozen=[encoder\\.conv1\\..*,encoder\\.conv2\\..*,encoder\\.positions,encoder\\.blocks\\.0\\..*]"
+    plain = train(load_recipe("tiny-test", _overrides(corpus, tmp_path / "plain", *base, frozen)))
+    recipe = load_recipe(
+        "tiny-test", _overrides(corpus, tmp_path / "cached", *base, "train.cached_encoder_layers=1")
+    )
+    trainer = Trainer(recipe, CPU)
+    cached = trainer.run()
+    assert cached.losses == pytest.approx(plain.losses, rel=2e-3)
+    loaded = load_checkpoint(cached.model_dir).model
+    d = trainer.model.cfg.encoder.d_model
+    assert loaded.cfg.encoder.stack == 2 and loaded.projector.in_features == 2 * d
+
+
 def test_prepare_builds_the_tokenizer_and_encoder_cache_and_trains_nothing(
     corpus: Path, tmp_path: Path
 ) -> None:

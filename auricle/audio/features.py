@@ -156,7 +156,8 @@ class AudioLengths:
         mel_frames: mel frames the model counts as real (``M``).
         encoder_frames: positions after the encoder's two convolutions, ``(M - 1) // 2 + 1`` (``C``).
         audio_tokens: embeddings after the stride-2 average pool, ``(C - 2) // 2 + 1`` (``N``); these
-            are the audio positions in the LLM prompt (v1 adds its two boundary embeddings).
+            are the audio positions in the LLM prompt (v1 adds its two boundary embeddings); with ``stack`` k,
+            ``ceil(N / k)``.
     """
 
     mel_frames: int | torch.Tensor
@@ -188,7 +189,7 @@ def frames_for(num_samples: int | torch.Tensor, rule: str = "floor") -> int | to
     return clipped // HOP_LENGTH if rule == "floor" else -(-clipped // HOP_LENGTH)
 
 
-def audio_token_count(num_samples: int | torch.Tensor, rule: str = "floor") -> AudioLengths:
+def audio_token_count(num_samples: int | torch.Tensor, rule: str = "floor", stack: int = 1) -> AudioLengths:
     """The one implementation of the audio-length arithmetic (spec §2.5): samples → frames → tokens.
 
     ``M = frames_for(num_samples, rule)``, ``C = (M − 1) // 2 + 1`` (conv1 keeps the length, conv2 has
@@ -203,6 +204,8 @@ def audio_token_count(num_samples: int | torch.Tensor, rule: str = "floor") -> A
     Args:
         num_samples: the number of 16 kHz samples, as an int or an integer tensor of lengths.
         rule: ``"floor"`` for Qwen-Audio (v1), ``"ceil"`` for Qwen2-Audio (v2).
+        stack: the encoder's ``stack`` (auricle's own option, 1 for both official families): that many
+            pooled states make one token, ``ceil(N / stack)``.
 
     Returns:
         :class:`AudioLengths` with ints, or tensors shaped like ``num_samples``.
@@ -210,6 +213,8 @@ def audio_token_count(num_samples: int | torch.Tensor, rule: str = "floor") -> A
     mel = frames_for(num_samples, rule)
     encoder = (mel - 1) // 2 + 1
     tokens = (encoder - 2) // 2 + 1
+    if stack != 1:
+        tokens = -(-tokens // stack)
     return AudioLengths(mel_frames=mel, encoder_frames=encoder, audio_tokens=tokens)
 
 

@@ -39,6 +39,11 @@ def hf_state(model: AudioLM, audio_token_id: int) -> tuple[dict[str, torch.Tenso
             f"this model's projector reads encoder taps (encoder.tap_layers {cfg.encoder.tap_layers}), "
             "which the Qwen2-Audio architecture cannot express; keep it in auricle's own layout"
         )
+    if cfg.encoder.stack != 1:
+        raise CheckpointError(
+            f"this model stacks {cfg.encoder.stack} pooled encoder states into each audio token "
+            "(encoder.stack), which the Qwen2-Audio architecture cannot express; keep it in auricle's own layout"
+        )
     state = model_state(model)
     state["encoder.positions"] = model.encoder.positions.detach()  # a buffer in v1, a parameter in v2
     tied = cfg.text.tie_embeddings

@@ -142,6 +142,7 @@ def format_info(info: CheckpointInfo) -> str:
             f"encoder     {e['n_layers']} layers, d_model {e['d_model']}, {e['n_heads']} heads, ffn {e['ffn_dim']}, "
             f"{e['n_mels']} mels, positions {e['positions']}"
             + (f", taps after blocks {e['tap_layers']}" if e.get("tap_layers") else "")
+            + (f", {e['stack']} pooled states per audio token" if e.get("stack", 1) != 1 else "")
         )
         lines.append(
             f"text        {t['n_layers']} layers, hidden {t['hidden_size']}, {t['n_heads']} heads / "

@@ -69,7 +69,7 @@ def _gen_ids(folder: Path | None) -> dict[str, Any]:
 def _init_new_parts(model: AudioLM, gen: torch.Generator) -> None:
     embed = model.text.embed.weight
     rms = float(embed.detach().float().pow(2).mean().sqrt())
-    d_in = model.projector.in_features  # d_model, times (1 + taps) with encoder taps
+    d_in = model.projector.in_features  # d_model, times (1 + taps) with encoder taps, times stack
     w = torch.randn(model.projector.weight.shape, generator=gen) * (rms / math.sqrt(d_in))
     assign(model, "projector.weight", w.to(embed))
     assign(model, "projector.bias", torch.zeros(model.projector.bias.shape).to(embed))

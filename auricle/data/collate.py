@@ -24,7 +24,7 @@ import torch
 
 from auricle.audio.features import audio_token_count, log_mel
 from auricle.data.examples import IGNORE_INDEX, CachedAudio, TokenizedExample
-from auricle.model.encoder import conv_lengths, pooled_lengths
+from auricle.model.encoder import conv_lengths, pooled_lengths, stacked_lengths
 
 
 @dataclass
@@ -66,11 +66,14 @@ class Batch:
             return {"encoder_states": states, **packed}
         return {"mel": self.mel, "mel_frames": self.mel_frames, **packed}
 
-    def audio_token_lengths(self, n_ctx: int) -> torch.Tensor:
-        """Audio tokens per audio [A] (what the encoder gives each, before learned bos/eos rows)."""
+    def audio_token_lengths(self, n_ctx: int, stack: int = 1) -> torch.Tensor:
+        """Audio tokens per audio [A] (what the encoder gives each, before learned bos/eos rows);
+        ``stack`` is the encoder's."""
         if self.encoder_states is not None:
-            return self.encoder_lengths if self.encoder_pooled else pooled_lengths(self.encoder_lengths)
-        return pooled_lengths(conv_lengths(self.mel_frames.to(torch.long), n_ctx))
+            pooled = self.encoder_lengths if self.encoder_pooled else pooled_lengths(self.encoder_lengths)
+        else:
+            pooled = pooled_lengths(conv_lengths(self.mel_frames.to(torch.long), n_ctx))
+        return stacked_lengths(pooled, stack)
 
     @property
     def num_targets(self) -> int:

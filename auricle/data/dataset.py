@@ -40,6 +40,7 @@ class ManifestDataset(torch.utils.data.Dataset):
         tokenizer: the model's tokenizer.
         style: prompt style of the model (``"qwen-audio"`` or ``"qwen2-audio"``).
         length_rule: the encoder's mel-frame rule (``"floor"`` v1, ``"ceil"`` v2).
+        audio_stack: the encoder's ``stack`` (pooled states per audio token; 1 in both official families).
         tasks: keep only these tasks (empty: all).
         max_tokens: skip examples whose sequence is longer.
         itn: ASR targets with inverse text normalisation.
@@ -59,6 +60,7 @@ class ManifestDataset(torch.utils.data.Dataset):
         *,
         style: PromptStyle,
         length_rule: str,
+        audio_stack: int = 1,
         tasks: Sequence[str] = (),
         max_tokens: int = 2048,
         itn: bool = False,
@@ -77,6 +79,7 @@ class ManifestDataset(torch.utils.data.Dataset):
         self.tokenizer = tokenizer
         self.style = style
         self.length_rule = length_rule
+        self.audio_stack = audio_stack
         self.itn = itn
         self.augment = augment if augment is not None and augment.active else None
         if encoder_cache is not None and self.augment is not None:
@@ -126,7 +129,7 @@ class ManifestDataset(torch.utils.data.Dataset):
         if any(n > N_SAMPLES for n in samples):
             self.skipped["audio over 30 s"] += 1
             return None
-        counts = [int(audio_token_count(n, self.length_rule).audio_tokens) for n in samples]
+        counts = [int(audio_token_count(n, self.length_rule, self.audio_stack).audio_tokens) for n in samples]
         if min(counts) < 1:
             self.skipped["audio too short"] += 1
             return None
@@ -171,6 +174,7 @@ class ManifestDataset(torch.utils.data.Dataset):
             self.tokenizer,
             style=self.style,
             length_rule=self.length_rule,
+            audio_stack=self.audio_stack,
             itn=self.itn,
             ctc_vocab=ctc,
         )

@@ -89,6 +89,7 @@ def tokenize_example(
     *,
     style: PromptStyle,
     length_rule: str,
+    audio_stack: int = 1,
     itn: bool = False,
     ctc_vocab: str | None = None,
 ) -> TokenizedExample:
@@ -96,7 +97,7 @@ def tokenize_example(
 
     ``ctc_vocab`` (``"bytes"`` or ``"tokens"``) adds CTC targets for the transcript in ``text``.
     """
-    counts = [int(audio_token_count(len(a), length_rule).audio_tokens) for a in audios]
+    counts = [int(audio_token_count(len(a), length_rule, audio_stack).audio_tokens) for a in audios]
     short = [i for i, n in enumerate(counts) if n < 1]
     if short:
         raise AudioError(

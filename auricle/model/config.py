@@ -43,6 +43,10 @@ class EncoderConfig:
     # (0 = the conv front end) are pooled, normalised and concatenated to the top block's output,
     # so the projector also sees the lower layers, where pitch and voice survive (docs/architecture.md)
     tap_layers: list[int] = field(default_factory=list)
+    # auricle's own option (1 in both official families): this many consecutive pooled, normalised
+    # states are concatenated into one audio token, so 2 gives 12.5 tokens a second and a projector
+    # twice as wide; fewer decoder positions per clip, no encoder information dropped
+    stack: int = 1
 
     def __post_init__(self) -> None:
         _check_choice("encoder.positions", self.positions, ("sinusoid", "learned"))
@@ -58,11 +62,14 @@ class EncoderConfig:
                 f"encoder.tap_layers {self.tap_layers} must be distinct block counts in increasing "
                 f"order, each in [0, {self.n_layers}) (the top block's output is always used)"
             )
+        if isinstance(self.stack, bool) or not isinstance(self.stack, int) or self.stack < 1:
+            raise ConfigError(f"encoder.stack must be a positive integer, got {self.stack!r}")
 
     @property
     def pooled_dim(self) -> int:
-        """Width of the pooled states the projector reads: d_model per tap plus the top block's."""
-        return self.d_model * (1 + len(self.tap_layers))
+        """Width of the audio tokens the projector reads: d_model per tap plus the top block's, times
+        the ``stack`` pooled states each token concatenates."""
+        return self.d_model * (1 + len(self.tap_layers)) * self.stack
 
     @property
     def head_dim(self) -> int:

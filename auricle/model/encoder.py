@@ -3,6 +3,9 @@
 log-mel [B, n_mels, T] ─► conv1 (k3) ─► GELU ─► conv2 (k3, stride 2) ─► GELU ─► + positions
         ─► n_layers × pre-LN (self-attention, MLP) ─► avg-pool 2 ─► LayerNorm ─► [B, C//2, d_model]
 
+With ``stack`` k > 1 (auricle's own option; 1 for both official families) each k consecutive pooled,
+normalised states are concatenated into one audio token: [B, ceil(C//2 / k), k·d_model].
+
 With ``tap_layers`` (auricle's own option; empty for both official families) the states after
 those blocks are carried along beside the running state, pooled and normalised each with its own
 LayerNorm, and concatenated after the top block's: the output is [B, C//2, d_model·(1 + taps)].
@@ -50,6 +53,24 @@ def conv_lengths(mel_frames: torch.Tensor, n_ctx: int | None = None) -> torch.Te
 def pooled_lengths(conv_len: torch.Tensor) -> torch.Tensor:
     """Audio tokens after the stride-2 average pool: ``(C - 2) // 2 + 1``."""
     return torch.div(conv_len - 2, 2, rounding_mode="floor") + 1
+
+
+def stacked_lengths(n_tokens: torch.Tensor, stack: int) -> torch.Tensor:
+    """Audio tokens after concatenating ``stack`` consecutive pooled states: ``ceil(N / stack)``."""
+    return -torch.div(-n_tokens, stack, rounding_mode="floor")
+
+
+def stack_states(x: torch.Tensor, n_tokens: torch.Tensor, stack: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenate each run of ``stack`` consecutive states [B, N_max, D] into one [B, ceil(N_max /
+    stack), stack·D]; an item's last token is zero-filled past its own ``n_tokens``, so that it does
+    not depend on the other items of the batch."""
+    if stack == 1:
+        return x, n_tokens
+    b, n_max, d = x.shape
+    valid = torch.arange(n_max, device=x.device)[None, :] < n_tokens.to(x.device)[:, None]
+    x = x.masked_fill(~valid[..., None], 0.0)
+    x = F.pad(x, (0, 0, 0, -n_max % stack))
+    return x.reshape(b, -1, stack * d), stacked_lengths(n_tokens, stack)
 
 
 class EncoderAttention(nn.Module):
@@ -157,9 +178,10 @@ class AudioEncoder(nn.Module):
         return torch.cat([x, *taps], dim=-1) if taps else x
 
     def pool(self, x: torch.Tensor, conv_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Average-pool pairs of positions and normalise: ([B, N_max, pooled_dim], tokens per item [B])."""
+        """Average-pool pairs of positions, normalise and stack ``cfg.stack`` of them into one token:
+        ([B, N_max, pooled_dim], tokens per item [B])."""
         x, n_tokens = self.pool_states(x, conv_len)
-        return self.normalise(x), n_tokens
+        return stack_states(self.normalise(x), n_tokens, self.cfg.stack)
 
     def pool_states(self, x: torch.Tensor, conv_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Average-pool pairs of positions, before the norms: ([B, N_max, width of x], tokens [B])."""
@@ -176,7 +198,7 @@ class AudioEncoder(nn.Module):
         return torch.cat([norm(part) for norm, part in zip(norms, parts, strict=True)], dim=-1)
 
     def forward(self, mel: torch.Tensor, mel_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encode a batch: (pooled and normalised states [B, N_max, d_model], tokens per item [B])."""
+        """Encode a batch: (audio tokens [B, N_max, pooled_dim], tokens per item [B])."""
         x, conv_len = self.hidden_states(mel, mel_frames)
         return self.pool(x, conv_len)
 
@@ -189,5 +211,5 @@ class AudioEncoder(nn.Module):
         encoder's output already average-pooled (not yet normalised) and ``lengths`` their tokens.
         """
         if pooled:
-            return self.normalise(states), lengths
+            return stack_states(self.normalise(states), lengths, self.cfg.stack)
         return self.pool(self.run_blocks(states, lengths, start_layer), lengths)

@@ -54,6 +54,7 @@ class Engine(Protocol):
     tokenizer: Tokenizer
     style: PromptStyle
     family: str  # the checkpoint family (ModelConfig.family): "qwen-audio", "qwen2-audio" or "auricle"
+    audio_stack: int  # pooled encoder states per audio token (encoder.stack; 1 for both official families)
 
     def generate(self, requests: Sequence[Request], config: GenerationConfig) -> list[GenerationResult]:
         """One result per request, in order."""
@@ -91,6 +92,7 @@ class ModelEngine:
         self.batch_size = batch_size
         self.beam_size = beam_size  # beam search for every deterministic (non-sampled) generation
         self._rule = model.cfg.encoder.length_rule
+        self.audio_stack = model.cfg.encoder.stack
         self._n_mels = model.cfg.encoder.n_mels
 
     @property
@@ -108,7 +110,7 @@ class ModelEngine:
                     f"audio {k} has {len(audio)} samples ({len(audio) / 16000:.3f} s); the encoder needs at "
                     f"least {MIN_SAMPLES} samples (0.03 s) to produce one embedding"
                 )
-            counts.append(int(audio_token_count(len(audio), self._rule).audio_tokens))
+            counts.append(int(audio_token_count(len(audio), self._rule, self.audio_stack).audio_tokens))
         enc = encode_prompt(request.prompt, self.tokenizer, counts, self.style)
         return enc, [request.audios[i] for i in enc.audio_indices]
 

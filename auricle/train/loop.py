@@ -236,7 +236,7 @@ class Trainer:
             lm, correct = lm_loss_sums(logits, batch.labels, self.recipe.train.label_smoothing)
             ctc = None
             if self.ctc_head is not None and batch.ctc_targets is not None:
-                frames = batch.audio_token_lengths(self.cfg.encoder.n_ctx)
+                frames = batch.audio_token_lengths(self.cfg.encoder.n_ctx, self.cfg.encoder.stack)
                 ctc = ctc_loss_sum(
                     self.ctc_head,
                     self._audio_states,
