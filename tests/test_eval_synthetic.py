@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 from pathlib import Path
@@ -390,6 +391,26 @@ def test_compare_pairs_examples_and_bounds_the_difference(tmp_path):
     assert again["asr:wer/en"] == wer
 
 
+def test_gzipped_samples_read_back_and_compare_like_plain_ones(tmp_path):
+    path = _manifest(tmp_path)
+    report = evaluate_manifest(ScriptedModel(path, _WRONG), path, progress=False)
+    plain, packed = tmp_path / "s.jsonl", tmp_path / "s.jsonl.gz"
+    report.write_samples(plain)
+    report.write_samples(packed)
+    assert gzip.decompress(packed.read_bytes()) == plain.read_bytes()
+    assert read_samples(packed) == read_samples(plain)
+    perfect = _samples(tmp_path, "perfect", None)
+    assert compare_samples(perfect, packed, resamples=200) == compare_samples(perfect, plain, resamples=200)
+    truncated = tmp_path / "cut.jsonl.gz"
+    truncated.write_bytes(packed.read_bytes()[:40])
+    with pytest.raises(ConfigError, match="cannot read samples file"):
+        read_samples(truncated)
+    not_gzip = tmp_path / "plain.jsonl.gz"
+    not_gzip.write_bytes(plain.read_bytes())
+    with pytest.raises(ConfigError, match="cannot read samples file"):
+        read_samples(not_gzip)
+
+
 def test_compare_rejects_samples_of_different_manifests(tmp_path):
     a = _samples(tmp_path, "a", None)
     other = tmp_path / "other"
@@ -594,3 +615,23 @@ def test_a_chat_session_renders_every_turn_in_its_training_form(tmp_path, monkey
             asked = sent[0].segments
             assert trained.segments[: len(asked)] == asked, f"{ex.id}, turn {j}"
             assert trained.target[len(asked)]  # the prompt ends where the trained reply begins
+
+
+def test_committed_samples_of_the_shipped_model_give_the_model_cards_numbers():
+    """docs/samples holds the shipped model's answers on both recipe test splits (docs/evaluation.md);
+    their pooled scores must be the model card's speech-split numbers, so they stay comparable."""
+    samples_dir = Path(__file__).resolve().parents[1] / "docs" / "samples"
+    header, speech = read_samples(samples_dir / "auricle-small-speech-test.jsonl.gz")
+    assert header["manifest"] == "runs/corpus-speech/test.jsonl" and len(speech) == 4353
+    sums: dict[str, list[float]] = {}
+    for (task, _), row in speech.items():
+        for name, (num, den) in row["scores"].items():
+            acc = sums.setdefault(f"{task}:{name}", [0.0, 0.0])
+            acc[0] += num
+            acc[1] += den
+    errors = [100 * n / d for k, (n, d) in sums.items() if k.startswith("asr:") and "/" in k]
+    assert len(errors) == 6
+    assert round(sum(errors) / 6, 1) == 22.5  # the model card's mean ASR error of the tenth version
+    assert round(100 * sums["lid:accuracy"][0] / sums["lid:accuracy"][1], 1) == 95.5
+    header, general = read_samples(samples_dir / "auricle-small-general-test.jsonl.gz")
+    assert header["manifest"] == "runs/corpus-general/test.jsonl" and len(general) == 6353

@@ -29,7 +29,8 @@ def register(subparsers) -> None:
         type=Path,
         default=None,
         metavar="OUT",
-        help="also write every example's answer and reference as JSON lines (input of `eval compare`)",
+        help="also write every example's answer and reference as JSON lines (input of `eval compare`); "
+        "gzipped when OUT ends in .gz",
     )
     p.add_argument(
         "--max-new-tokens", type=int, default=None, metavar="N", help="cap on generated tokens per answer"

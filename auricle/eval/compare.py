@@ -14,6 +14,7 @@ frequencies are over the whole reference set) is not resampled.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import defaultdict
 from collections.abc import Callable
@@ -54,7 +55,7 @@ class Difference:
 
 
 def read_samples(path: str | Path) -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
-    """The header and the samples (keyed by task and example id) of a ``--samples`` file."""
+    """The header and the samples (keyed by task and example id) of a ``--samples`` file (``.gz``: gzipped)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(
@@ -62,20 +63,24 @@ def read_samples(path: str | Path) -> tuple[dict[str, Any], dict[tuple[str, str]
         )
     header: dict[str, Any] = {}
     samples: dict[tuple[str, str], dict[str, Any]] = {}
-    with p.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if "header" in row:
-                    header = row["header"]
+    opener = gzip.open if p.suffix == ".gz" else open
+    try:
+        with opener(p, "rt", encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
                     continue
-                samples[(row["task"], row["id"])] = row
-            except (ValueError, KeyError, TypeError) as e:
-                raise ConfigError(
-                    f"{str(p)!r} line {n} is not a sample ({e}); expected a --samples file"
-                ) from e
+                try:
+                    row = json.loads(line)
+                    if "header" in row:
+                        header = row["header"]
+                        continue
+                    samples[(row["task"], row["id"])] = row
+                except (ValueError, KeyError, TypeError) as e:
+                    raise ConfigError(
+                        f"{str(p)!r} line {n} is not a sample ({e}); expected a --samples file"
+                    ) from e
+    except (OSError, EOFError, UnicodeDecodeError) as e:  # a truncated or non-gzip .gz, binary junk
+        raise ConfigError(f"cannot read samples file {str(p)!r}: {e}") from e
     if not samples:
         raise ConfigError(f"samples file {str(p)!r} holds no samples")
     return header, samples

@@ -7,6 +7,7 @@ What each task is scored with is listed in docs/evaluation.md.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import sys
@@ -117,10 +118,12 @@ class EvalReport:
         return {"manifest": self.manifest, "model": self.model, "tasks": asdict(self)["tasks"]}
 
     def write_samples(self, path: str | Path) -> None:
-        """Write the samples as JSON lines (one example per line), the input of ``auricle eval compare``."""
+        """Write the samples as JSON lines (one example per line), the input of ``auricle eval compare``;
+        gzip-compressed when ``path`` ends in ``.gz``."""
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as f:
+        opener = gzip.open if out.suffix == ".gz" else open
+        with opener(out, "wt", encoding="utf-8") as f:
             header = {"manifest": self.manifest, "model": self.model}
             f.write(json.dumps({"header": header}, ensure_ascii=False) + "\n")
             for s in self.samples:
