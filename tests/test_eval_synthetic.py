@@ -323,6 +323,17 @@ _WRONG = {
 }
 
 
+def _pooled_scores(samples: dict) -> dict[str, list[float]]:
+    """``task:metric`` -> [Σ numerator, Σ denominator] over the samples' score shares."""
+    sums: dict[str, list[float]] = {}
+    for s in samples.values():
+        for name, (num, den) in s["scores"].items():
+            acc = sums.setdefault(f"{s['task']}:{name}", [0.0, 0.0])
+            acc[0] += num
+            acc[1] += den
+    return sums
+
+
 def test_samples_add_up_to_the_report(tmp_path):
     path = _manifest(tmp_path)
     report = evaluate_manifest(ScriptedModel(path, _WRONG), path, progress=False, by_sentence_kind=True)
@@ -334,12 +345,7 @@ def test_samples_add_up_to_the_report(tmp_path):
     # one sample per scored example, one per audio for the captions
     scored = [ex for ex in read_manifest(path) if ex.task != "chat"]
     assert len(samples) == len(scored) - 1  # e1.flac's two caption examples are one caption
-    sums: dict[str, list[float]] = {}
-    for s in samples.values():
-        for name, (num, den) in s["scores"].items():
-            acc = sums.setdefault(f"{s['task']}:{name}", [0.0, 0.0])
-            acc[0] += num
-            acc[1] += den
+    sums = _pooled_scores(samples)
     values = _values(report)
     ratios = {k: num / den for k, (num, den) in sums.items()}
     for key, value in values.items():
@@ -623,12 +629,7 @@ def test_committed_samples_of_the_shipped_model_give_the_model_cards_numbers():
     samples_dir = Path(__file__).resolve().parents[1] / "docs" / "samples"
     header, speech = read_samples(samples_dir / "auricle-small-speech-test.jsonl.gz")
     assert header["manifest"] == "runs/corpus-speech/test.jsonl" and len(speech) == 4353
-    sums: dict[str, list[float]] = {}
-    for (task, _), row in speech.items():
-        for name, (num, den) in row["scores"].items():
-            acc = sums.setdefault(f"{task}:{name}", [0.0, 0.0])
-            acc[0] += num
-            acc[1] += den
+    sums = _pooled_scores(speech)
     errors = [100 * n / d for k, (n, d) in sums.items() if k.startswith("asr:") and "/" in k]
     assert len(errors) == 6
     assert round(sum(errors) / 6, 1) == 22.5  # the model card's mean ASR error of the tenth version

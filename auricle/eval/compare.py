@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -54,6 +54,13 @@ class Difference:
         return self.low > 0 or self.high < 0
 
 
+def open_samples(path: Path, mode: str) -> IO[str]:
+    """Open a ``--samples`` file as text (``mode`` ``"rt"`` or ``"wt"``), gzipped when it ends in ``.gz``."""
+    if path.suffix == ".gz":
+        return gzip.open(path, mode, encoding="utf-8")
+    return open(path, mode, encoding="utf-8")
+
+
 def read_samples(path: str | Path) -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
     """The header and the samples (keyed by task and example id) of a ``--samples`` file (``.gz``: gzipped)."""
     p = Path(path)
@@ -63,9 +70,8 @@ def read_samples(path: str | Path) -> tuple[dict[str, Any], dict[tuple[str, str]
         )
     header: dict[str, Any] = {}
     samples: dict[tuple[str, str], dict[str, Any]] = {}
-    opener = gzip.open if p.suffix == ".gz" else open
     try:
-        with opener(p, "rt", encoding="utf-8") as f:
+        with open_samples(p, "rt") as f:
             for n, line in enumerate(f, 1):
                 if not line.strip():
                     continue

@@ -7,7 +7,6 @@ What each task is scored with is listed in docs/evaluation.md.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import sys
@@ -22,6 +21,7 @@ from tqdm import tqdm
 from auricle.data.manifest import TASKS, Example, read_manifest
 from auricle.data.synth.grammar import sentence_kind_of_key
 from auricle.errors import AudioError, ConfigError
+from auricle.eval.compare import open_samples
 from auricle.eval.metrics import (
     TimedWord,
     accuracy,
@@ -122,8 +122,7 @@ class EvalReport:
         gzip-compressed when ``path`` ends in ``.gz``."""
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        opener = gzip.open if out.suffix == ".gz" else open
-        with opener(out, "wt", encoding="utf-8") as f:
+        with open_samples(out, "wt") as f:
             header = {"manifest": self.manifest, "model": self.model}
             f.write(json.dumps({"header": header}, ensure_ascii=False) + "\n")
             for s in self.samples:
