@@ -319,6 +319,7 @@ _WRONG = {
     "sc1": "street",
     "q2": "yes",
     "n2": NoteAnalysis(61, 50, "organ", [], ""),
+    "c3": "a cat sleeps",
     "t2": "Hats.",
 }
 
@@ -391,7 +392,19 @@ def test_compare_pairs_examples_and_bounds_the_difference(tmp_path):
     assert bleu_d.a == pytest.approx(100) and bleu_d.b == pytest.approx(
         bleu(["There are hats in the park."], ["Hats."])
     )
-    assert not any(m.endswith("cider_d") for m in diffs)
+    # CIDEr-D: the mean of the captions' own scores gives the report's corpus values
+    path = _manifest(tmp_path)
+    reports = [
+        _values(evaluate_manifest(ScriptedModel(path, w), path, progress=False)) for w in (None, _WRONG)
+    ]
+    cider = diffs["caption:cider_d"]
+    assert cider.count == 3  # e1.flac's two caption examples are one caption
+    assert (cider.a, cider.b) == (
+        pytest.approx(reports[0]["caption:cider_d"]),
+        pytest.approx(reports[1]["caption:cider_d"]),
+    )
+    assert cider.difference < 0 and cider.low <= cider.difference <= cider.high <= 0
+    assert diffs["music_caption:cider_d"].difference == 0
     # the same seed resamples the same examples
     again = {d.metric: d for d in compare_samples(perfect, worse, resamples=500, seed=3)}
     assert again["asr:wer/en"] == wer

@@ -8,8 +8,9 @@ the 2.5th and 97.5th percentiles of the difference give its 95% interval. An int
 zero is a difference the split can tell apart; one that includes it is not.
 
 Metrics that are ratios of sums over examples (WER/CER, word shift, accuracies) are recomputed from
-each sample's ``scores``; BLEU from sacrebleu's per-sentence statistics. CIDEr-D (its document
-frequencies are over the whole reference set) is not resampled.
+each sample's ``scores``; BLEU from sacrebleu's per-sentence statistics; CIDEr-D as the mean of the
+captions' own scores, their document frequencies fixed over all shared references (resampling
+recomputes the mean, not the frequencies: the usual approximation, as for BLEU's brevity penalty).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from typing import IO, Any
 import numpy as np
 
 from auricle.errors import ConfigError
-from auricle.eval.metrics import bleu_tokenizer
+from auricle.eval.metrics import bleu_tokenizer, cider_d_items
+
+CIDER_TASKS = ("caption", "music_caption")  # tasks scored by CIDEr-D: one caption per audio
 
 #: Example indices [rows, n] -> one metric value per row.
 Scorer = Callable[[np.ndarray], np.ndarray]
@@ -147,6 +150,7 @@ def compare_samples(
             )
     ratio_rows: dict[str, list[tuple[list[float], list[float]]]] = defaultdict(list)
     bleu_rows: dict[str, tuple[list[dict], list[dict]]] = defaultdict(lambda: ([], []))
+    caption_rows: dict[str, tuple[list[dict], list[dict]]] = defaultdict(lambda: ([], []))
     for k in keys:
         ra, rb = a[k], b[k]
         for name, share in ra["scores"].items():
@@ -154,6 +158,10 @@ def compare_samples(
                 ratio_rows[f"{k[0]}:{name}"].append((share, rb["scores"][name]))
         if k[0] == "s2tt":
             rows = bleu_rows[f"s2tt:bleu/{ra['language'] or 'auto'}-{ra['target_language']}"]
+            rows[0].append(ra)
+            rows[1].append(rb)
+        elif k[0] in CIDER_TASKS:
+            rows = caption_rows[f"{k[0]}:cider_d"]
             rows[0].append(ra)
             rows[1].append(rb)
 
@@ -169,6 +177,14 @@ def compare_samples(
             partial(_bleu_scores, *_bleu_statistics(rows, target)) for rows in (rows_a, rows_b)
         )
         scorers.append((name, len(rows_a), score_a, score_b))
+    for name, (rows_a, rows_b) in caption_rows.items():
+        refs = [r["reference"] for r in rows_a]  # the same in both files (checked above)
+        per_item = [
+            np.asarray(cider_d_items(refs, [r["prediction"] for r in rows])) for rows in (rows_a, rows_b)
+        ]
+        ones = np.ones(len(refs))
+        score_a, score_b = (partial(_ratio, s, ones) for s in per_item)
+        scorers.append((name, len(refs), score_a, score_b))
 
     rng = np.random.default_rng(seed)
     out: list[Difference] = []
@@ -195,15 +211,16 @@ def to_markdown(diffs: list[Difference], a_name: str, b_name: str) -> str:
     ]
     for d in diffs:
         k = _scale(d.metric)
+        f = 3 if d.metric.endswith("cider_d") else 1  # CIDEr-D lives on a 0-10 scale
         lines.append(
-            f"| {d.metric} | {d.count} | {d.a * k:.1f} | {d.b * k:.1f} | {d.difference * k:+.1f} | "
-            f"[{d.low * k:+.1f}, {d.high * k:+.1f}] | {'yes' if d.separable else 'no'} |"
+            f"| {d.metric} | {d.count} | {d.a * k:.{f}f} | {d.b * k:.{f}f} | {d.difference * k:+.{f}f} | "
+            f"[{d.low * k:+.{f}f}, {d.high * k:+.{f}f}] | {'yes' if d.separable else 'no'} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def _scale(metric: str) -> float:
-    """Percent for rates and accuracies, as-is (ms, BLEU) otherwise."""
+    """Percent for rates and accuracies, as-is (ms, BLEU, CIDEr-D) otherwise."""
     kind = metric.split(":", 1)[1].split("/")[0]
     return 100.0 if kind in ("wer", "cer") or kind.endswith("accuracy") else 1.0
 

@@ -145,8 +145,17 @@ def cider_d(refs: Sequence[Sequence[str]], hyps: Sequence[str], n: int = 4, sigm
 
     ``refs[i]`` are the reference captions of item i. TF-IDF n-gram vectors (n = 1..4, document
     frequency over the reference sets), cosine with candidate counts clipped to the reference counts,
-    a Gaussian length penalty (σ = 6), averaged over references and n-gram orders.
+    a Gaussian length penalty (σ = 6), averaged over references and n-gram orders; the corpus score
+    is the mean of :func:`cider_d_items`.
     """
+    scores = cider_d_items(refs, hyps, n=n, sigma=sigma)
+    return sum(scores) / max(len(scores), 1)
+
+
+def cider_d_items(
+    refs: Sequence[Sequence[str]], hyps: Sequence[str], n: int = 4, sigma: float = 6.0
+) -> list[float]:
+    """Each item's CIDEr-D (scaled by 10), document frequencies over all of ``refs``."""
     tok = [[normalize(r).split() for r in rs] for rs in refs]
     hyp_tok = [normalize(h).split() for h in hyps]
     df: list[Counter] = [Counter() for _ in range(n)]
@@ -179,4 +188,4 @@ def cider_d(refs: Sequence[Sequence[str]], hyps: Sequence[str], n: int = 4, sigm
                 if hn[k] and rn[k]:
                     total[k] += dot / (hn[k] * rn[k]) * math.exp(-(delta**2) / (2 * sigma**2))
         scores.append(sum(t / max(len(rs), 1) for t in total) / n * 10.0)
-    return sum(scores) / max(len(scores), 1)
+    return scores
