@@ -149,21 +149,21 @@ def compare_samples(
                 "they were not made from the same manifest"
             )
     ratio_rows: dict[str, list[tuple[list[float], list[float]]]] = defaultdict(list)
-    bleu_rows: dict[str, tuple[list[dict], list[dict]]] = defaultdict(lambda: ([], []))
-    caption_rows: dict[str, tuple[list[dict], list[dict]]] = defaultdict(lambda: ([], []))
+    # metrics of whole rows (BLEU, CIDEr-D): metric name -> (A's rows, B's rows)
+    row_pairs: dict[str, tuple[list[dict], list[dict]]] = defaultdict(lambda: ([], []))
     for k in keys:
         ra, rb = a[k], b[k]
         for name, share in ra["scores"].items():
             if name in rb["scores"]:
                 ratio_rows[f"{k[0]}:{name}"].append((share, rb["scores"][name]))
         if k[0] == "s2tt":
-            rows = bleu_rows[f"s2tt:bleu/{ra['language'] or 'auto'}-{ra['target_language']}"]
-            rows[0].append(ra)
-            rows[1].append(rb)
+            name = f"s2tt:bleu/{ra['language'] or 'auto'}-{ra['target_language']}"
         elif k[0] in CIDER_TASKS:
-            rows = caption_rows[f"{k[0]}:cider_d"]
-            rows[0].append(ra)
-            rows[1].append(rb)
+            name = f"{k[0]}:cider_d"
+        else:
+            continue
+        row_pairs[name][0].append(ra)
+        row_pairs[name][1].append(rb)
 
     # each metric as two scorers: example indices [resamples, n] -> the metric of A and of B per row
     scorers: list[tuple[str, int, Scorer, Scorer]] = []
@@ -171,20 +171,20 @@ def compare_samples(
         arr = np.asarray(pairs, dtype=np.float64)  # [n, 2 models, (num, den)]
         score_a, score_b = (partial(_ratio, arr[:, m, 0], arr[:, m, 1]) for m in (0, 1))
         scorers.append((name, len(arr), score_a, score_b))
-    for name, (rows_a, rows_b) in bleu_rows.items():
-        target = name.rsplit("-", 1)[1]
-        score_a, score_b = (
-            partial(_bleu_scores, *_bleu_statistics(rows, target)) for rows in (rows_a, rows_b)
-        )
+    for name, (rows_a, rows_b) in row_pairs.items():
+        if name.endswith("cider_d"):
+            refs = [r["reference"] for r in rows_a]  # the same in both files (checked above)
+            ones = np.ones(len(refs))
+            score_a, score_b = (
+                partial(_ratio, np.asarray(cider_d_items(refs, [r["prediction"] for r in rows])), ones)
+                for rows in (rows_a, rows_b)
+            )
+        else:
+            target = name.rsplit("-", 1)[1]
+            score_a, score_b = (
+                partial(_bleu_scores, *_bleu_statistics(rows, target)) for rows in (rows_a, rows_b)
+            )
         scorers.append((name, len(rows_a), score_a, score_b))
-    for name, (rows_a, rows_b) in caption_rows.items():
-        refs = [r["reference"] for r in rows_a]  # the same in both files (checked above)
-        per_item = [
-            np.asarray(cider_d_items(refs, [r["prediction"] for r in rows])) for rows in (rows_a, rows_b)
-        ]
-        ones = np.ones(len(refs))
-        score_a, score_b = (partial(_ratio, s, ones) for s in per_item)
-        scorers.append((name, len(refs), score_a, score_b))
 
     rng = np.random.default_rng(seed)
     out: list[Difference] = []
