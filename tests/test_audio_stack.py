@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -16,6 +17,7 @@ from auricle.errors import CheckpointError, ConfigError
 from auricle.model.audiolm import AudioLM
 from auricle.model.config import AudioLMConfig, EncoderConfig, preset
 from auricle.model.encoder import stack_states
+from auricle.model.restack import restack
 
 
 def _stacked(stack: int, taps: list[int] | None = None) -> AudioLM:
@@ -140,3 +142,56 @@ def test_the_api_sizes_prompts_for_stacked_tokens_and_batches_like_one_by_one(tm
     session = stacked.chat()
     reply = session.send("Compare them.", audios=clips[:2])
     assert isinstance(reply.text, str)
+
+
+def test_restack_to_one_reads_each_state_as_the_stacked_token_of_copies_of_it() -> None:
+    stacked = _stacked(2, taps=[1])
+    plain = restack(copy.deepcopy(stacked), 1)
+    assert plain.cfg.encoder.stack == plain.encoder.cfg.stack == 1
+    assert plain.projector.in_features == plain.cfg.encoder.pooled_dim == stacked.cfg.encoder.pooled_dim // 2
+    mel, frames = _mel([400, 256])
+    with torch.no_grad():
+        states, n = plain.encoder(mel, frames)  # one pooled state (with its tap) per token
+        ours = plain.projector(states)
+        copies = stacked.projector(torch.cat([states, states], dim=-1))
+        assert n.tolist() == [100, 64]
+        emb = plain.encode_audio(mel, frames)
+    torch.testing.assert_close(ours, copies, rtol=1e-5, atol=1e-6)
+    extra = 2 if plain.cfg.audio_boundary == "learned" else 0  # learned bos/eos rows
+    assert [e.shape[0] - extra for e in emb] == [100, 64]  # twice the stacked model's 50 and 32
+
+
+def test_restack_to_more_states_projects_their_mean_and_folds_back() -> None:
+    plain = _stacked(1)
+    tripled = restack(copy.deepcopy(plain), 3)
+    d = plain.cfg.encoder.pooled_dim
+    x = torch.randn(2, 5, 3, d)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            tripled.projector(x.reshape(2, 5, 3 * d)), plain.projector(x.mean(dim=2)), rtol=1e-5, atol=1e-6
+        )
+    back = restack(tripled, 1)
+    torch.testing.assert_close(back.projector.weight, plain.projector.weight, rtol=1e-6, atol=1e-7)
+    assert restack(back, 1) is back
+    with pytest.raises(ConfigError, match="stack"):
+        restack(back, 0)
+
+
+def test_training_can_restack_a_checkpoint(tmp_path) -> None:
+    from auricle.checkpoint import load_checkpoint
+    from auricle.tokenizer import load_tokenizer
+    from auricle.train.config import load_recipe
+    from auricle.train.setup import build_model
+
+    random_ckpt = build_random_checkpoint(tmp_path / "random")
+    model = restack(load_checkpoint(random_ckpt, dtype="float32").model, 2)
+    save_checkpoint(model, tmp_path / "stacked", tokenizer_folder=random_ckpt)
+    tokenizer = load_tokenizer(tmp_path / "stacked")
+    recipe = load_recipe(None, [f"model.checkpoint={tmp_path / 'stacked'}", "model.restack=1"])
+    built = build_model(recipe, tokenizer)
+    assert built.cfg.encoder.stack == 1
+    torch.testing.assert_close(
+        built.projector.weight, load_checkpoint(random_ckpt, dtype="float32").model.projector.weight
+    )
+    with pytest.raises(ConfigError, match="model.restack"):
+        build_model(load_recipe(None, ["model.restack=1"]), tokenizer)

@@ -3,6 +3,7 @@
 from auricle.model.audiolm import AudioLM, AudioSpan
 from auricle.model.config import PRESETS, AudioLMConfig, EncoderConfig, TextConfig, preset
 from auricle.model.encoder import AudioEncoder
+from auricle.model.restack import restack
 from auricle.model.text import KVCache, TextModel
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "TextConfig",
     "TextModel",
     "preset",
+    "restack",
 ]

@@ -38,6 +38,7 @@ class ModelSection:
         default_factory=dict
     )  # preset field overrides, e.g. {text: {n_layers: 4}}
     checkpoint: str | None = None  # start from a whole model (official v1/v2 layout or auricle's own folder)
+    restack: int = 0  # > 0: change the checkpoint's encoder.stack to this (auricle.model.restack; 0 keeps it)
     whisper: str | None = (
         None  # or from parts: a Whisper checkpoint (path, or packaged name "base"/"tiny.en")
     )

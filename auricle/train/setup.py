@@ -23,6 +23,7 @@ from auricle.data.sampler import BucketBatchSampler
 from auricle.errors import ConfigError
 from auricle.model.audiolm import AudioLM
 from auricle.model.config import AudioLMConfig, preset
+from auricle.model.restack import restack
 from auricle.tokenizer import Tokenizer, load_tokenizer, train_bpe_tokenizer
 from auricle.tokenizer.specials import AUDIO_END, AUDIO_START, AUDIO_TOKEN, ENDOFTEXT, IM_END
 from auricle.train.config import Recipe
@@ -137,10 +138,16 @@ def build_model(recipe: Recipe, tokenizer: Tokenizer) -> AudioLM:
         raise ConfigError(
             "give model.checkpoint (a whole model) or model.whisper/model.llm (parts), not both"
         )
+    if m.restack and not m.checkpoint:
+        raise ConfigError(
+            "model.restack changes a checkpoint's stack; without one use model.overrides.encoder.stack"
+        )
     if m.checkpoint:
         from auricle.checkpoint import load_checkpoint
 
         model = load_checkpoint(m.checkpoint, dtype="float32", device="cpu").model
+        if m.restack:
+            restack(model, m.restack)
         if model.cfg.text.vocab_size < len(tokenizer):
             raise ConfigError(
                 f"the checkpoint's vocabulary ({model.cfg.text.vocab_size}) is smaller than the tokenizer's "
