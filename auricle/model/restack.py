@@ -14,7 +14,6 @@ import dataclasses
 
 import torch
 
-from auricle.errors import ConfigError
 from auricle.model.audiolm import AudioLM
 
 
@@ -23,8 +22,7 @@ def restack(model: AudioLM, stack: int) -> AudioLM:
 
     The other weights are untouched; ``model.cfg`` and ``model.encoder.cfg`` get the new value.
     """
-    if isinstance(stack, bool) or not isinstance(stack, int) or stack < 1:
-        raise ConfigError(f"stack must be a positive integer, got {stack!r}")
+    encoder_cfg = dataclasses.replace(model.cfg.encoder, stack=stack)  # validates ``stack``
     old = model.cfg.encoder.stack
     if stack == old:
         return model
@@ -32,10 +30,11 @@ def restack(model: AudioLM, stack: int) -> AudioLM:
     width = weight.shape[1] // old  # the features of one pooled state (with its taps)
     per_state = weight.reshape(weight.shape[0], old, width).sum(dim=1)
     folded = (per_state / stack).repeat(1, stack)
-    encoder_cfg = dataclasses.replace(model.cfg.encoder, stack=stack)
     model.cfg = dataclasses.replace(model.cfg, encoder=encoder_cfg)
     model.encoder.cfg = encoder_cfg
-    projector = torch.nn.Linear(width * stack, weight.shape[0], dtype=weight.dtype, device=weight.device)
+    projector = torch.nn.Linear(
+        encoder_cfg.pooled_dim, weight.shape[0], dtype=weight.dtype, device=weight.device
+    )
     with torch.no_grad():
         projector.weight.copy_(folded)
         projector.bias.copy_(model.projector.bias)
